@@ -1,0 +1,337 @@
+"""Loading an experiment file: YAML (safe, with line numbers) → `--set` → validate → freeze.
+
+Every problem is reported at once, each with the file:line it comes from (or the
+`--set` override that caused it) and a did-you-mean hint for misspelt keys and
+values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from dltrain.config.base import union_members
+from dltrain.config.schema import ExperimentConfig
+from dltrain.errors import ConfigError, UsageError
+
+DISCRIMINATORS = ("kind", "architecture", "method", "name", "rule")
+MAX_CONFIG_BYTES = 1_000_000
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass
+class Locator:
+    """Maps a config path to where its value was written."""
+
+    file: str
+    lines: dict[Path_, int] = field(default_factory=dict)
+    overrides: dict[Path_, str] = field(default_factory=dict)
+
+    def where(self, dotted: str | Path_) -> str:
+        path = tuple(dotted.split(".")) if isinstance(dotted, str) else tuple(dotted)
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.overrides:
+                return f"--set {self.overrides[path[:n]]}"
+            if path[:n] in self.lines:
+                return f"{self.file}:{self.lines[path[:n]]}"
+        return self.file
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate keys and YAML aliases (no alias bombs)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                "while reading the config",
+                None,
+                "YAML aliases (*name) are not supported in dltrain configs; write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.MarkedYAMLError(
+                    "while reading the config",
+                    None,
+                    f"duplicate key {key!r} (first on line {seen[key]}, again on line {line}); "
+                    "keep one of them",
+                    key_node.start_mark,
+                )
+            try:
+                seen[key] = line
+            except TypeError:
+                raise yaml.MarkedYAMLError(
+                    None, None, f"a key must be a plain value, not {key!r}", key_node.start_mark
+                ) from None
+        return super().construct_mapping(node, deep=deep)
+
+
+def _line_map(node, path: Path_ = (), lines: dict | None = None) -> dict[Path_, int]:
+    lines = {} if lines is None else lines
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            sub = (*path, key_node.value)
+            lines[sub] = key_node.start_mark.line + 1
+            _line_map(value_node, sub, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            sub = (*path, i)
+            lines[sub] = item.start_mark.line + 1
+            _line_map(item, sub, lines)
+    return lines
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
+    """Parses YAML safely. Returns (data, {path: line}); raises ConfigError with file:line."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        data = loader.construct_document(node)
+        return data, _line_map(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "could not determine a constructor" in problem:
+            problem = (
+                f"{problem.strip()}: YAML tags that create objects are refused; "
+                "write plain values (numbers, strings, lists, mappings)"
+            )
+        raise ConfigError(problem.strip(), where=where) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", where=source) from None
+    finally:
+        loader.dispose()
+
+
+def parse_override(item: str) -> tuple[Path_, Any]:
+    """Parses one `--set key.path=value`; the value is YAML (`1e-3`, `[32, 16]`, `null`)."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise UsageError(
+            "--set expects KEY=VALUE with a dotted key, e.g. --set train.epochs=30. "
+            f"Received: {item!r}"
+        )
+    value, _ = parse_yaml(raw, f"--set {item}") if raw.strip() else ("", {})
+    return tuple(key.split(".")), value
+
+
+def apply_overrides(data: dict, overrides: list[str], locator: Locator) -> dict:
+    for item in overrides:
+        path, value = parse_override(item)
+        node = data
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"cannot set {'.'.join(path)}: {'.'.join(path[: i + 1])} is not a section "
+                    f"(it is {child!r})",
+                    where=f"--set {item}",
+                )
+            node = child
+        node[path[-1]] = value
+        locator.overrides[path] = item
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Loads, overrides and validates an experiment file.
+
+    Args:
+        path: the YAML experiment file.
+        overrides: `key.path=value` strings applied after the file. Defaults to None.
+
+    Returns:
+        The frozen, validated `ExperimentConfig`.
+
+    Raises:
+        UsageError: the file does not exist or cannot be read (exit 2).
+        ConfigError: the YAML or its contents are invalid; lists every problem (exit 2).
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        hint = _nearby_files(path)
+        raise UsageError(f"config file not found: {source}.{hint}")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {source}: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file is larger than {MAX_CONFIG_BYTES} bytes", where=source)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file is not UTF-8 text (byte {exc.start}); save it as UTF-8", where=source
+        ) from None
+    data, lines = parse_yaml(text, source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "the experiment file must be a mapping (name:, data:, model:, ...), "
+            f"not a {type(data).__name__}",
+            where=f"{source}:1",
+        )
+    locator = Locator(source, lines)
+    data = apply_overrides(data, list(overrides or []), locator)
+    return validate(data, locator)
+
+
+def validate(data: dict, locator: Locator) -> ExperimentConfig:
+    """Validates a config mapping; every problem is listed with its location."""
+    try:
+        config = ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(e, data, locator) for e in exc.errors()]
+        n = len(problems)
+        raise ConfigError(
+            f"{n} problem{'s' if n > 1 else ''} in the experiment config "
+            "(fix them, then run again):",
+            details=problems,
+        ) from None
+    config._locator = locator
+    return config
+
+
+def _describe(error: dict, data: dict, locator: Locator) -> str:
+    """One line for one Pydantic error: where, dotted key, what is wrong, a hint."""
+    path = _raw_path(error["loc"], data)
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    received = error.get("input")
+    dotted = ".".join(str(p) for p in path) or "(top level)"
+    hint = ""
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(path[:-1], data)
+        msg = f"unknown key {path[-1]!r}"
+        hint = _did_you_mean(str(path[-1]), allowed)
+        if allowed:
+            hint += f" Allowed keys here: {', '.join(allowed)}."
+        received = None
+    elif kind == "literal_error":
+        options = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        msg = f"must be one of {', '.join(options)}"
+        hint = _did_you_mean(str(received), options)
+    elif kind == "union_tag_invalid":
+        options = re.findall(r"'([^']*)'", ctx.get("expected_tags", ""))
+        disc = ctx.get("discriminator", "").strip("'")
+        path = (*path, disc)
+        dotted = ".".join(str(p) for p in path)
+        msg = f"unknown {disc} {ctx.get('tag')!r}; must be one of {', '.join(options)}"
+        hint = _did_you_mean(str(ctx.get("tag")), options)
+        received = None
+    elif kind == "union_tag_not_found":
+        disc = ctx.get("discriminator", "").strip("'")
+        msg = f"missing key {disc!r} that says which kind of {path[-1] if path else 'section'} this is"
+        received = None
+    elif kind == "missing":
+        msg = "required key is missing"
+        received = None
+    elif kind == "value_error":
+        msg = str(ctx.get("error", error["msg"]))
+        received = None
+    else:
+        msg = error["msg"][0].lower() + error["msg"][1:]
+    where = locator.where(path)
+    text = f"{where}: {dotted}: {msg}."
+    if hint:
+        text += f" {hint.strip()}"
+    if received is not None and not isinstance(received, dict | list):
+        text += f" Received: {received!r}"
+    return text
+
+
+def _raw_path(loc: tuple, data: Any) -> Path_:
+    """Pydantic's error location with union tags removed, as a path in the raw data."""
+    path: list[Any] = []
+    cur = data
+    skipped = False
+    for elem in loc:
+        if isinstance(cur, dict) and elem in cur:
+            path.append(elem)
+            cur, skipped = cur[elem], False
+        elif isinstance(cur, list) and isinstance(elem, int) and 0 <= elem < len(cur):
+            path.append(elem)
+            cur, skipped = cur[elem], False
+        elif (
+            isinstance(cur, dict)
+            and not skipped
+            and elem in {cur.get(k) for k in DISCRIMINATORS if isinstance(cur.get(k), str)}
+        ):
+            skipped = True
+        elif isinstance(cur, dict) and isinstance(elem, str):
+            path.append(elem)
+            break
+        else:
+            break
+    return tuple(path)
+
+
+def _allowed_keys(path: Path_, data: Any) -> list[str]:
+    """The keys the schema accepts at `path` (following discriminated unions)."""
+    model: Any = ExperimentConfig
+    raw = data
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return []
+        raw = raw.get(part) if isinstance(raw, dict) else None
+        model = _pick_model(info.annotation, raw)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _pick_model(annotation, raw) -> Any:
+    args = [a for a in union_members(annotation) if a is not type(None)]
+    if get_origin(annotation) is not None and not args:
+        args = list(get_args(annotation))
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    if len(models) <= 1:
+        return models[0] if models else None
+    for m in models:
+        for disc in DISCRIMINATORS:
+            f = m.model_fields.get(disc)
+            if f is not None and isinstance(raw, dict) and raw.get(disc) == f.default:
+                return m
+    return None
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"Did you mean {close[0]!r}?" if close else ""
+
+
+def _nearby_files(path: Path) -> str:
+    folder = path.parent if path.parent.is_dir() else Path(".")
+    names = [p.name for p in folder.glob("*.y*ml")]
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.5)
+    return f" Did you mean {str(folder / close[0])!r}?" if close else ""
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    """The resolved config (defaults filled in) as YAML text."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,38 @@
+"""The experiment file: the root of the config, one field per section."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, PrivateAttr
+
+from dltrain.config.base import Section
+from dltrain.config.data import DataConfig
+from dltrain.config.evaluate import EvaluateConfig
+from dltrain.config.models import MLPConfig, ModelConfig
+from dltrain.config.train import TrainConfig
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class ExperimentConfig(Section):
+    """One experiment: data, model, training and evaluation."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """Experiment name; runs are called <name>-<n>. Letters, digits, '-' and '_'."""
+    seed: int = 42
+    """Seed of every random choice (split, initialisation, shuffling). Defaults to 42."""
+    data: DataConfig
+    """The data and how it is split."""
+    model: ModelConfig = MLPConfig()
+    """The architecture and its settings. Defaults to a small MLP."""
+    train: TrainConfig = TrainConfig()
+    """How the model is fitted."""
+    evaluate: EvaluateConfig = EvaluateConfig()
+    """How the model is judged."""
+
+    _locator: object = PrivateAttr(default=None)
+
+    def where(self, dotted: str) -> str | None:
+        """Where a setting came from: "file.yaml:LINE", "--set key=value", or None."""
+        return self._locator.where(dotted) if self._locator is not None else None

@@ -1,0 +1,75 @@
+"""The `train:` section: optimiser, epochs, batch size, early stopping."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt
+
+from dltrain.config.base import Section
+
+LearningRate = Annotated[float, Field(gt=0.0, le=10.0)]
+
+
+class Adam(Section):
+    name: Literal["adam"] = "adam"
+    learning_rate: LearningRate = 1e-3
+    """Step size. Defaults to 1e-3."""
+
+
+class AdamW(Section):
+    name: Literal["adamw"] = "adamw"
+    learning_rate: LearningRate = 1e-3
+    """Step size. Defaults to 1e-3."""
+    weight_decay: Annotated[float, Field(ge=0.0)] = 1e-4
+    """Decoupled weight decay. Defaults to 1e-4."""
+
+
+class SGD(Section):
+    name: Literal["sgd"] = "sgd"
+    learning_rate: LearningRate = 1e-2
+    """Step size. Defaults to 1e-2."""
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
+    """Momentum. Defaults to 0.9."""
+    nesterov: bool = False
+    """Nesterov momentum. Defaults to False."""
+
+
+class RMSprop(Section):
+    name: Literal["rmsprop"] = "rmsprop"
+    learning_rate: LearningRate = 1e-3
+    """Step size. Defaults to 1e-3."""
+
+
+OptimizerConfig = Annotated[Adam | AdamW | SGD | RMSprop, Field(discriminator="name")]
+
+Monitor = Literal["val_loss", "val_auc", "val_accuracy", "val_mae", "val_rmse"]
+
+
+class EarlyStopping(Section):
+    """Stop when a validation metric has stopped improving; the best epoch is kept."""
+
+    monitor: Monitor = "val_loss"
+    """Validation metric watched (never a test metric). Defaults to "val_loss"."""
+    patience: PositiveInt = 10
+    """Epochs without improvement before stopping. Defaults to 10."""
+    min_delta: Annotated[float, Field(ge=0.0)] = 0.0
+    """Smallest change that counts as an improvement. Defaults to 0.0."""
+
+
+class TrainConfig(Section):
+    """How the model is fitted. The test split is never seen here."""
+
+    epochs: PositiveInt = 50
+    """Maximum number of passes over the training split. Defaults to 50."""
+    batch_size: PositiveInt = 32
+    """Samples per gradient step. Defaults to 32."""
+    optimizer: OptimizerConfig = Adam()
+    """The optimiser, chosen by `name`. Defaults to Adam with learning rate 1e-3."""
+    early_stopping: EarlyStopping | None = EarlyStopping()
+    """Early stopping on a validation metric, or null to train all epochs. The best
+    checkpoint (by this monitor, or by val_loss when null) becomes the final model."""
+    class_weight: Literal["none", "balanced"] = "none"
+    """"balanced" weights each class inversely to its frequency in the training split."""
+    deterministic: bool = True
+    """Make training bit-reproducible for a given seed (TensorFlow op determinism)."""

@@ -1,0 +1,84 @@
+"""The one place that prints: messages, error panels, tables and progress bars.
+
+Library code returns values or raises; only this module (called from the CLI
+and from the training callback) writes to the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dltrain.errors import DltrainError
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def info(message: str) -> None:
+    """Prints an informational line to standard output."""
+    out.print(message, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """Prints a warning to standard error."""
+    err.print(f"[bold yellow]Warning:[/] {message}", soft_wrap=True, markup=True)
+
+
+def error(exc: DltrainError) -> None:
+    """Prints a user error: title, location, message and one line per detail."""
+    where = f" [bold]{_escape(exc.where)}[/]:" if exc.where else ""
+    err.print(f"[bold red]{exc.title}:[/]{where} {_escape(exc.message)}", soft_wrap=True)
+    for line in exc.details:
+        err.print(f"  {_escape(line)}", soft_wrap=True)
+
+
+def bug(exc: BaseException, trace: str) -> None:
+    """Prints an unexpected failure (a bug in dltrain) with its traceback."""
+    err.print(trace, soft_wrap=True, markup=False, style="dim")
+    err.print(
+        f"[bold red]Internal error:[/] {_escape(type(exc).__name__)}: {_escape(str(exc))}\n"
+        "This is a bug in dltrain, not in your data or config; please report it "
+        "with the traceback above.",
+        soft_wrap=True,
+    )
+
+
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    caption: str | None = None,
+) -> None:
+    """Prints a table; cells are converted with `str`."""
+    t = Table(title=title, caption=caption, title_justify="left")
+    for i, column in enumerate(columns):
+        t.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in rows:
+        t.add_row(*(_escape(str(cell)) for cell in row))
+    out.print(t)
+
+
+def progress():
+    """Returns a Rich progress display for training epochs (a context manager)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        console=out,
+        transient=False,
+    )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

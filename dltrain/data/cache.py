@@ -1,0 +1,244 @@
+"""The processed-data cache: `data/processed/<name>-<fingerprint>/` with its manifest.
+
+The fingerprint covers the source bytes (SHA-256), the data section of the
+config, the seed and the cache format, so a re-run with unchanged inputs is a
+cache hit and any change produces a new folder. A folder is written under a
+temporary name and renamed when complete: a crash never leaves a half cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dltrain.config.schema import ExperimentConfig
+from dltrain.data import splits as splitting
+from dltrain.data import tabular
+from dltrain.data.transforms import TabularTransform
+from dltrain.errors import DataError, RunError
+from dltrain.runs import read_json, write_json
+
+CACHE_FORMAT = 1
+CHUNK = 1 << 20
+
+
+def cache_root() -> Path:
+    """Where processed datasets live: `$DLTRAIN_CACHE`, or `data/processed/`."""
+    return Path(os.environ.get("DLTRAIN_CACHE", "data/processed"))
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks (flat memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def split_hash(rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> str:
+    """Content hash of one split: which rows, their inputs and their targets."""
+    digest = hashlib.sha256()
+    for array in (rows.astype("int64"), x, y):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Processed:
+    """A processed dataset in the cache."""
+
+    path: Path
+    manifest: dict
+    hit: bool
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, y, rows) of one split."""
+        try:
+            with np.load(self.path / f"{name}.npz", allow_pickle=False) as f:
+                return f["x"], f["y"], f["rows"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise RunError(
+                f"the cached {name} split in {self.path} is unreadable ({exc}); delete the folder "
+                "and run preprocess again"
+            ) from None
+
+    @property
+    def transform(self) -> TabularTransform:
+        return TabularTransform.load(self.path / "preprocessing.json")
+
+
+def fingerprint(config: ExperimentConfig, source_sha: str) -> str:
+    key = {
+        "format": CACHE_FORMAT,
+        "source_sha256": source_sha,
+        "data": config.data.model_dump(mode="json", exclude={"path"}),
+        "seed": config.seed,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def source_path(config: ExperimentConfig) -> Path:
+    """The data file, resolved against the working directory, then the config's folder."""
+    return tabular.resolve_data_path(config.data.path, _file_of(config.where("data.path")))
+
+
+def preprocess(config: ExperimentConfig) -> Processed:
+    """Validates, splits, fits and writes the dataset, or finds it in the cache.
+
+    Returns:
+        The processed dataset; `hit` says whether it came from the cache.
+
+    Raises:
+        DataError: bad rows or an impossible split (nothing is written).
+        ConfigError: a configured column is not in the data.
+    """
+    source = source_path(config)
+    if not source.is_file():
+        tabular.read_table(source, config.data, where=config.where("data.path"))  # raises
+    sha = sha256_file(source)
+    folder = cache_root() / f"{config.name}-{fingerprint(config, sha)}"
+    manifest_path = folder / "manifest.json"
+    if manifest_path.exists():
+        return Processed(folder, read_json(manifest_path), hit=True)
+    manifest, arrays, transform = build(config, source, sha)
+    _write_folder(folder, manifest, arrays, transform)
+    return Processed(folder, manifest, hit=False)
+
+
+def _file_of(where: str | None) -> str | None:
+    if where is None or where.startswith("--set"):
+        return None
+    return where.rsplit(":", 1)[0]
+
+
+def load_labelled(config: ExperimentConfig, source: Path):
+    """Reads a table and checks the columns and rows that every split needs."""
+    cfg = config.data
+    frame = tabular.read_table(source, cfg, where=config.where("data.path"))
+    columns = tabular.assign_columns(frame, cfg, config.where)
+    tabular.missing_rows(frame, cfg.target, source, "target")
+    if columns.group:
+        tabular.missing_rows(frame, columns.group, source, "group")
+    tabular.numeric_values(frame, columns.numeric, source)  # lists every bad cell now
+    return frame, columns
+
+
+def build(config: ExperimentConfig, source: Path, sha: str):
+    """Reads and validates the table, splits it and fits preprocessing on train only."""
+    cfg = config.data
+    frame, columns = load_labelled(config, source)
+    target = frame[cfg.target]
+    task = tabular.infer_task(target, cfg.task)
+    classes: list[str] = []
+    labels = None
+    if task != "regression":
+        text = tabular.class_labels(target)
+        classes = tabular.sorted_classes(text)
+        if len(classes) < 2:
+            raise DataError(
+                f"the target column {cfg.target!r} has a single value ({classes[0]!r}); "
+                "a classifier needs at least two classes"
+            )
+        if task == "binary" and len(classes) != 2:
+            raise DataError(
+                f"data.task is binary but {cfg.target!r} has {len(classes)} classes "
+                f"({', '.join(classes[:10])}); use task: multiclass"
+            )
+        if cfg.positive_class is not None:
+            if cfg.positive_class not in classes:
+                from dltrain.errors import ConfigError
+
+                raise ConfigError(
+                    f"data.positive_class {cfg.positive_class!r} is not a class of "
+                    f"{cfg.target!r}; the classes are {', '.join(classes)}",
+                    where=config.where("data.positive_class"),
+                )
+            classes = [c for c in classes if c != cfg.positive_class] + [cfg.positive_class]
+        index = {c: i for i, c in enumerate(classes)}
+        labels = text.map(index).to_numpy(dtype="int64")
+    groups = frame[columns.group].astype("string").to_numpy() if columns.group else None
+    parts = splitting.split_rows(
+        cfg.split,
+        n_rows=len(frame),
+        labels=labels,
+        groups=groups,
+        column=frame[columns.split] if columns.split else None,
+        seed=config.seed,
+        where_row=lambda i: tabular.row_where(source, i),
+    )
+    if labels is not None:
+        splitting.check_classes_present(parts, labels, classes)
+    train = frame.iloc[parts["train"]]
+    transform = TabularTransform.fit(train, columns, cfg, task, classes, source)
+    arrays = {}
+    split_info = {}
+    for name, rows in parts.items():
+        x, _ = transform.features(frame.iloc[rows], source)
+        y = transform.labels(frame.iloc[rows], source)
+        arrays[name] = {"x": x, "y": y, "rows": rows.astype("int64")}
+        info = {"rows": int(len(rows)), "sha256": split_hash(rows, x, y)}
+        if labels is not None:
+            counts = np.bincount(labels[rows], minlength=len(classes))
+            info["class_counts"] = {c: int(n) for c, n in zip(classes, counts, strict=True)}
+        if groups is not None:
+            info["groups"] = int(len(np.unique(groups[rows])))
+        split_info[name] = info
+    missing = {c: int(n) for c, n in frame[list(columns.numeric + columns.categorical)]
+               .isna().sum().items() if n}
+    manifest = {
+        "format": CACHE_FORMAT,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "name": config.name,
+        "kind": "tabular",
+        "source": {"path": str(source.resolve()), "sha256": sha,
+                   "bytes": source.stat().st_size, "rows": int(len(frame))},
+        "task": task,
+        "classes": classes,
+        "positive_class": classes[-1] if task == "binary" else None,
+        "columns": {"numeric": list(columns.numeric), "categorical": list(columns.categorical),
+                    "target": columns.target, "group": columns.group, "id": columns.id,
+                    "split": columns.split},
+        "features": transform.feature_names,
+        "missing_values": missing,
+        "split": {"method": cfg.split.method, "seed": config.seed, **split_info},
+        "statistics": "preprocessing.json",
+        "fitted_on": "train",
+    }
+    return manifest, arrays, transform
+
+
+def _write_folder(folder: Path, manifest: dict, arrays: dict, transform: TabularTransform) -> None:
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise RunError(f"cannot write the cache under {folder.parent}: {exc.strerror}") from None
+    try:
+        for name, parts in arrays.items():
+            np.savez(tmp / f"{name}.npz", **parts)
+        transform.save(tmp / "preprocessing.json")
+        write_json(tmp / "manifest.json", manifest)  # last: its presence means complete
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / "manifest.json").exists():  # not a concurrent identical write
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunError(f"cannot write the cache folder {folder}: {exc.strerror or exc}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,165 @@
+"""Train/validation/test splits with scikit-learn's splitters.
+
+When a group column (patient id) is given, every split method keeps each group
+whole: no patient's rows are ever in two splits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dltrain.config.data import ColumnSplit, GroupSplit, RandomSplit, StratifiedSplit
+from dltrain.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+def split_rows(
+    method: RandomSplit | StratifiedSplit | GroupSplit | ColumnSplit,
+    *,
+    n_rows: int,
+    labels: np.ndarray | None,
+    groups: np.ndarray | None,
+    column: pd.Series | None,
+    seed: int,
+    where_row,
+) -> dict[str, np.ndarray]:
+    """Assigns every row to train, val or test.
+
+    Args:
+        method: the configured split.
+        n_rows: number of rows.
+        labels: class index per row for classification (stratification), else None.
+        groups: group id per row (patient), or None.
+        column: the user's split column for `method: column`, else None.
+        seed: random seed.
+        where_row: row index → "file:line", for messages.
+
+    Returns:
+        Sorted row indices per split name.
+    """
+    if isinstance(method, ColumnSplit):
+        parts = _from_column(method, column, where_row)
+    else:
+        stratify = labels if not isinstance(method, RandomSplit) else None
+        index = np.arange(n_rows)
+        if groups is None:
+            rest, test = _holdout(index, stratify, method.test, seed, "test")
+            sub = stratify[rest] if stratify is not None else None
+            train, val = _holdout(rest, sub, method.val / (1 - method.test), seed + 1, "val")
+        else:
+            rest, test = _group_holdout(index, stratify, groups, method.test, seed, "test")
+            sub = stratify[rest] if stratify is not None else None
+            train, val = _group_holdout(
+                rest, sub, groups[rest], method.val / (1 - method.test), seed + 1, "val"
+            )
+        parts = {"train": train, "val": val, "test": test}
+    parts = {k: np.sort(v) for k, v in parts.items()}
+    for name, rows in parts.items():
+        if len(rows) == 0:
+            raise DataError(
+                f"the {name} split is empty; give it more data (a larger fraction, or more rows)"
+            )
+    if groups is not None:
+        check_groups_disjoint(parts, groups)
+    return parts
+
+
+def _holdout(index, stratify, fraction, seed, name):
+    from sklearn.model_selection import train_test_split
+
+    if stratify is not None:
+        _enough_per_class(stratify, 2, name)
+    try:
+        return train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
+    except ValueError as exc:
+        raise DataError(
+            f"cannot make the {name} split: {exc}. Use a larger {name} fraction, merge rare "
+            "classes, or use split.method: random"
+        ) from None
+
+
+def _group_holdout(index, stratify, groups, fraction, seed, name):
+    from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
+
+    n_groups = len(np.unique(groups))
+    if n_groups < 3:
+        raise DataError(
+            f"only {n_groups} distinct group(s) in data.group; a patient-level split needs at "
+            "least 3 groups (one per split), and many more for a meaningful test"
+        )
+    if stratify is not None:
+        n_splits = max(2, min(int(round(1 / fraction)), n_groups))
+        _enough_per_class(stratify, 2, name)
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        rest, held = next(splitter.split(index, stratify, groups))
+    else:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        rest, held = next(splitter.split(index, groups=groups))
+    return index[rest], index[held]
+
+
+def _enough_per_class(labels: np.ndarray, needed: int, name: str) -> None:
+    values, counts = np.unique(labels, return_counts=True)
+    few = [(v, c) for v, c in zip(values, counts, strict=True) if c < needed]
+    if few:
+        listed = ", ".join(f"class index {v}: {c} row(s)" for v, c in few)
+        raise DataError(
+            f"too few rows to stratify the {name} split ({listed}); each class needs at least "
+            f"{needed + 1} rows to appear in train, val and test. Collect more rows, merge rare "
+            "classes, or remove them"
+        )
+
+
+def _from_column(method: ColumnSplit, column: pd.Series, where_row) -> dict[str, np.ndarray]:
+    text = column.astype("string").str.strip()
+    mapping = {method.train: "train", method.val: "val", method.test: "test"}
+    parts = {name: np.flatnonzero((text == value).fillna(False).to_numpy())
+             for value, name in mapping.items()}
+    unknown = np.flatnonzero((~text.isin(list(mapping))).fillna(True).to_numpy())
+    if len(unknown):
+        lines = [
+            f"{where_row(i)}: column {method.column!r} has {column.iloc[i]!r}"
+            for i in unknown[:20]
+        ]
+        raise DataError(
+            f"{len(unknown)} row(s) have a split value other than "
+            f"{method.train!r}, {method.val!r} or {method.test!r} (set split.train/val/test to "
+            "the values your column uses):",
+            details=lines,
+        )
+    return parts
+
+
+def check_groups_disjoint(parts: dict[str, np.ndarray], groups: np.ndarray) -> None:
+    """Raises a `DataError` if any group (patient) has rows in two splits."""
+    seen: dict[object, str] = {}
+    clashes = []
+    for name in SPLITS:
+        for g in np.unique(groups[parts[name]]):
+            if g in seen and seen[g] != name:
+                clashes.append(f"group {g!r} is in both {seen[g]} and {name}")
+            seen.setdefault(g, name)
+    if clashes:
+        raise DataError(
+            f"{len(clashes)} group(s) appear in more than one split (patient-level leakage); "
+            "fix the split column so each group has one split:",
+            details=clashes[:20],
+        )
+
+
+def check_classes_present(parts: dict[str, np.ndarray], labels: np.ndarray, classes: list[str]):
+    """Raises a `DataError` if a class is missing from any split."""
+    problems = []
+    for name in SPLITS:
+        present = set(np.unique(labels[parts[name]]).tolist())
+        for index, cls in enumerate(classes):
+            if index not in present:
+                problems.append(f"class {cls!r} has no rows in the {name} split")
+    if problems:
+        raise DataError(
+            "every class must appear in every split, or its metrics cannot be measured; "
+            "collect more rows of the class, merge it with another, or change the split:",
+            details=problems,
+        )

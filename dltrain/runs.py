@@ -120,9 +120,7 @@ def read_json(path: Path) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
         return value.tolist()
     if isinstance(value, Path):
         return str(value)

@@ -55,6 +55,17 @@ def split_hash(rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> str:
 
 
 @dataclass(frozen=True)
+class Split:
+    """One split of a processed dataset."""
+
+    x: np.ndarray
+    y: np.ndarray
+    rows: np.ndarray
+    ids: np.ndarray
+    groups: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class Processed:
     """A processed dataset in the cache."""
 
@@ -62,11 +73,12 @@ class Processed:
     manifest: dict
     hit: bool
 
-    def split(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(x, y, rows) of one split."""
+    def split(self, name: str) -> Split:
+        """Inputs, targets, row numbers, ids and groups of one split."""
         try:
             with np.load(self.path / f"{name}.npz", allow_pickle=False) as f:
-                return f["x"], f["y"], f["rows"]
+                groups = f["groups"] if "groups" in f else None
+                return Split(f["x"], f["y"], f["rows"], f["ids"], groups)
         except (OSError, KeyError, ValueError) as exc:
             raise RunError(
                 f"the cached {name} split in {self.path} is unreadable ({exc}); delete the folder "
@@ -186,7 +198,10 @@ def build(config: ExperimentConfig, source: Path, sha: str):
     for name, rows in parts.items():
         x, _ = transform.features(frame.iloc[rows], source)
         y = transform.labels(frame.iloc[rows], source)
-        arrays[name] = {"x": x, "y": y, "rows": rows.astype("int64")}
+        arrays[name] = {"x": x, "y": y, "rows": rows.astype("int64"),
+                        "ids": _ids(frame, columns.id, rows)}
+        if groups is not None:
+            arrays[name]["groups"] = groups[rows].astype(str)
         info = {"rows": int(len(rows)), "sha256": split_hash(rows, x, y)}
         if labels is not None:
             counts = np.bincount(labels[rows], minlength=len(classes))
@@ -216,6 +231,13 @@ def build(config: ExperimentConfig, source: Path, sha: str):
         "fitted_on": "train",
     }
     return manifest, arrays, transform
+
+
+def _ids(frame: pd.DataFrame, id_column: str | None, rows: np.ndarray) -> np.ndarray:
+    """Sample ids for predictions: the id column, or 1-based row numbers."""
+    if id_column is None:
+        return (rows + 1).astype(str)
+    return frame[id_column].iloc[rows].astype("string").fillna("").to_numpy().astype(str)
 
 
 def _write_folder(folder: Path, manifest: dict, arrays: dict, transform: TabularTransform) -> None:

@@ -1,0 +1,216 @@
+"""The `dltrain` command line: one thin function per command.
+
+Nothing here imports TensorFlow or Keras at module level (`dltrain --help` must be
+fast); the commands import the modules that need them when they run.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dltrain import console
+from dltrain.errors import DltrainError, InterruptedRun
+
+app = typer.Typer(
+    name="dltrain",
+    help="Turn a YAML experiment file into a trained, honestly evaluated deep-learning model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ConfigArg = Annotated[Path, typer.Argument(help="The YAML experiment file.", show_default=False)]
+RunIdArg = Annotated[str, typer.Argument(help="A run id, e.g. breast-cancer-3.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config value, e.g. --set train.epochs=30 (repeatable)."),
+]
+
+
+def handled(fn):
+    """Maps dltrain errors to their exit codes with a short message, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DltrainError as exc:
+            console.error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.error(InterruptedRun("interrupted by Ctrl-C"))
+            raise typer.Exit(130) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:  # a bug: say so, with the traceback for the report
+            console.bug(exc, traceback.format_exc())
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command()
+@handled
+def preprocess(
+    config: ConfigArg,
+    set_: SetOpt = None,
+) -> None:
+    """Validate and split the data, fit preprocessing on train only, and cache the result."""
+    from dltrain.config import load_config
+    from dltrain.data.cache import preprocess as run_preprocess
+
+    cfg = load_config(config, set_)
+    data = run_preprocess(cfg)
+    _print_dataset(data.manifest, data.path, data.hit)
+
+
+@app.command()
+@handled
+def train(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Run name (default: the config's name).")
+    ] = None,
+) -> None:
+    """Preprocess (cached), train with validation, test once, and write a run folder."""
+    from dltrain.config import load_config
+
+    overrides = list(set_ or []) + ([f"name={name}"] if name is not None else [])
+    cfg = load_config(config, overrides)
+    _backend()
+    from dltrain.training.fit import train as run_train
+
+    result = run_train(cfg, ["dltrain", *sys.argv[1:]])
+    _print_metrics(result.metrics, f"Run {result.run_id}")
+    console.info(f"Run folder: {result.run_dir}")
+
+
+@app.command()
+@handled
+def evaluate(
+    run_id: RunIdArg,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="External labelled data (CSV/Parquet) instead of the test split."),
+    ] = None,
+) -> None:
+    """Recompute a run's test metrics (with 95% CIs) from its saved model, or on external data."""
+    _backend()
+    from dltrain.evaluation.evaluate import evaluate_run
+
+    result = evaluate_run(run_id, data)
+    _print_metrics(result, f"Run {run_id} on {result['data']}")
+
+
+@app.command()
+@handled
+def predict(
+    run_id: RunIdArg,
+    input: Annotated[Path, typer.Argument(help="Data to predict (CSV or Parquet).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to write the predictions CSV.")
+    ] = Path("predictions.csv"),
+) -> None:
+    """Predict new data with a run's model and its own fitted preprocessing."""
+    _backend()
+    from dltrain.evaluation.evaluate import predict_file
+
+    n, unseen = predict_file(run_id, input, out)
+    for column, count in unseen.items():
+        console.warn(f"{count} row(s) have a {column!r} category not seen in training "
+                     "(encoded as all zeros)")
+    console.info(f"Wrote {n} prediction(s) to {out}")
+
+
+@app.command("runs")
+@handled
+def list_runs() -> None:
+    """List runs with their status and headline test metric."""
+    from dltrain.runs import list_runs as collect, runs_root
+
+    rows = []
+    for r in collect():
+        m = r["metrics"]
+        task = m.get("task", "")
+        headline = {"binary": "roc_auc", "multiclass": "balanced_accuracy",
+                    "regression": "r2"}.get(task)
+        value = ""
+        if headline and headline in m.get("test", {}):
+            value = f"{headline} {_ci(m['test'][headline])}"
+        rows.append([r["id"], r["status"].get("status", "?"), r["status"].get("started", ""),
+                     task, value])
+    if not rows:
+        console.info(f"No runs in {runs_root()}/ yet. Start one with: dltrain train CONFIG")
+        return
+    console.table(f"Runs in {runs_root()}/", ["run", "status", "started", "task", "test"], rows)
+
+
+def _backend() -> None:
+    from dltrain import backend
+
+    backend.load()
+
+
+def _ci(m: dict) -> str:
+    if m.get("value") is None:
+        return "n/a"
+    if m.get("low") is None:
+        return f"{m['value']:.3f}"
+    return f"{m['value']:.3f} ({m['low']:.3f}–{m['high']:.3f})"
+
+
+def _print_metrics(metrics: dict, title: str) -> None:
+    splits = [s for s in ("val", "test") if s in metrics]
+    baselines = metrics.get("baselines", {})
+    names = list(metrics[splits[0]]) if splits else []
+    columns = ["metric", *splits, *(f"{b} (test)" for b in baselines)]
+    rows = [[n, *(_ci(metrics[s][n]) for s in splits),
+             *(_ci(baselines[b][n]) for b in baselines)] for n in names]
+    pct = int(round(metrics.get("confidence", 0.95) * 100))
+    caption = f"value ({pct}% bootstrap CI, {metrics.get('bootstrap')} resamples)"
+    if metrics.get("threshold") is not None:
+        caption += f"; threshold {metrics['threshold']} on P({metrics.get('positive_class')})"
+    console.table(title, columns, rows, caption=caption)
+    _flag_baselines(metrics)
+
+
+def _flag_baselines(metrics: dict) -> None:
+    task = metrics.get("task")
+    key = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}.get(task)
+    test = metrics.get("test", {}).get(key)
+    if not test or test.get("value") is None:
+        return
+    for name, b in metrics.get("baselines", {}).items():
+        if b.get(key, {}).get("value") is not None and test["value"] <= b[key]["value"]:
+            console.warn(f"the model does not beat the {name} baseline on test {key} "
+                         f"({test['value']:.3f} vs {b[key]['value']:.3f})")
+
+
+def _print_dataset(manifest: dict, path: Path, hit: bool) -> None:
+    split = manifest["split"]
+    classes = manifest.get("classes") or []
+    columns = ["split", "rows", *classes]
+    rows = [[s, split[s]["rows"], *(split[s].get("class_counts", {}).get(c, "") for c in classes)]
+            for s in ("train", "val", "test")]
+    console.table(f"{manifest['name']}: {manifest['task']} on {manifest['source']['path']}",
+                  columns, rows)
+    cols = manifest["columns"]
+    console.info(f"{len(cols['numeric'])} numeric and {len(cols['categorical'])} categorical "
+                 f"input column(s) → {len(manifest['features'])} features; split "
+                 f"{split['method']} (seed {split['seed']})")
+    if manifest.get("missing_values"):
+        console.info(f"Missing values (filled from train statistics): {manifest['missing_values']}")
+    console.info(f"{'Cache hit' if hit else 'Written'}: {path}")
+
+
+def main() -> None:
+    """Entry point of the `dltrain` console script."""
+    app()

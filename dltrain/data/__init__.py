@@ -1,0 +1,1 @@
+"""Data: readers, splits, train-only transforms, the processed cache and tf.data pipelines."""

@@ -1,0 +1,136 @@
+"""`dltrain evaluate` and `dltrain predict`: a finished run applied to data again.
+
+Both use only what the run folder holds: its resolved config, its fitted
+preprocessing (preprocessing.json), its model (model.keras, loaded in safe
+mode) and its record of the splits (dataset.json).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dltrain import runs
+from dltrain.config import ExperimentConfig, load_config
+from dltrain.data import tabular
+from dltrain.data.cache import sha256_file, split_hash
+from dltrain.data.transforms import TabularTransform
+from dltrain.errors import DataError, RunError, UsageError
+from dltrain.evaluation import metrics as M
+from dltrain.evaluation.predict import load_model, model_scores, write_predictions
+
+
+class FinishedRun:
+    """The parts of a completed run that evaluation and prediction need."""
+
+    def __init__(self, run_id: str):
+        self.id = run_id
+        self.dir = runs.resolve_run(run_id)
+        status = runs.read_json(self.dir / "status.json").get("status")
+        if status != "completed":
+            raise RunError(
+                f"run {run_id} is {status!r}, not completed; only a completed run has a final "
+                "model to evaluate"
+            )
+        self.config: ExperimentConfig = load_config(self.dir / "config.yaml")
+        self.dataset = runs.read_json(self.dir / "dataset.json")
+        self.metrics = runs.read_json(self.dir / "metrics.json")
+        self.transform = TabularTransform.load(self.dir / "preprocessing.json")
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_model(self.dir / "model.keras")
+        return self._model
+
+    def read(self, path: Path):
+        cfg = self.config.data.model_copy(update={"format": "auto"})
+        return tabular.read_table(path, cfg)
+
+
+def evaluate_run(run_id: str, data: Path | None = None) -> dict:
+    """Test metrics of a run recomputed from its saved model, or metrics on external data.
+
+    Without `data` the run's own test rows are re-read from the source file; the
+    source's SHA-256 and the test split's content hash must match those recorded
+    at training time, or the evaluation is refused.
+    """
+    run = FinishedRun(run_id)
+    t = run.transform
+    if data is None:
+        source = Path(run.dataset["source"]["path"])
+        if not source.is_file():
+            raise DataError(f"the run's source data {source} no longer exists; "
+                            "evaluate it on a file with --data")
+        if sha256_file(source) != run.dataset["source"]["sha256"]:
+            raise DataError(
+                f"{source} has changed since run {run_id} was trained (its SHA-256 differs), "
+                "so its test split can no longer be trusted; restore the original file, or "
+                "evaluate on the new file as external data with --data"
+            )
+        frame = run.read(source)
+        rows = np.asarray(run.dataset["rows"]["test"], dtype="int64")
+        frame = frame.iloc[rows]
+        label = "test split"
+    else:
+        source = data
+        frame = run.read(source)
+        if t.target not in frame.columns:
+            raise DataError(
+                f"{source} has no {t.target!r} column; evaluation needs the true values "
+                f"(use `dltrain predict {run_id} {source}` for unlabelled data)"
+            )
+        rows = np.arange(len(frame))
+        label = str(source)
+    tabular.missing_rows(frame.reset_index(drop=True), t.target, source, "target")
+    x, _ = t.features(frame, source)
+    y = t.labels(frame, source)
+    if data is None and split_hash(rows, x, y) != run.dataset["split"]["test"]["sha256"]:
+        raise DataError(
+            f"the test split of run {run_id} re-read from {source} does not match the one it was "
+            "tested on (content hash differs); it cannot be evaluated honestly"
+        )
+    scores = model_scores(run.model, x)
+    if t.task == "regression":
+        y, scores = t.target_values(y), t.target_values(scores)
+    group = run.config.data.group
+    groups = frame[group].astype(str).to_numpy() if group and group in frame.columns else None
+    ev = run.config.evaluate
+    threshold = run.metrics.get("threshold") or 0.5
+    names = [n for n in (ev.metrics or M.default_metrics(t.task)) if n in M.default_metrics(t.task)]
+    result = {
+        "task": t.task, "data": label, "rows": int(len(y)), "threshold": run.metrics.get("threshold"),
+        "positive_class": run.metrics.get("positive_class"), "bootstrap": ev.bootstrap,
+        "confidence": ev.confidence,
+        "test": M.score(t.task, y, scores, names=names, n_classes=len(t.classes),
+                        threshold=threshold, n_boot=ev.bootstrap, confidence=ev.confidence,
+                        seed=run.config.seed + 2, groups=groups),
+    }
+    out_name = "test" if data is None else Path(data).stem
+    runs.write_json(run.dir / "evaluations" / f"{_safe_name(out_name)}.json", result)
+    return result
+
+
+def predict_file(run_id: str, input: Path, out: Path) -> tuple[int, dict[str, int]]:
+    """Writes predictions for every row of `input`; returns (rows, unseen categories)."""
+    run = FinishedRun(run_id)
+    t = run.transform
+    if Path(out).resolve() == Path(input).resolve():
+        raise UsageError(f"--out {out} is the input file; choose another file name")
+    frame = run.read(Path(input))
+    x, unseen = t.features(frame, Path(input))
+    scores = model_scores(run.model, x)
+    if t.task == "regression":
+        scores = t.target_values(scores)
+    ids = (frame[t.id_column].astype("string").fillna("").to_numpy()
+           if t.id_column and t.id_column in frame.columns else np.arange(1, len(frame) + 1))
+    threshold = run.metrics.get("threshold") or 0.5
+    write_predictions(Path(out), ids, np.arange(len(frame)), None, scores, t.task, t.classes,
+                      threshold)
+    return len(frame), unseen
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "data"

@@ -1,0 +1,55 @@
+"""Loading a run's model and turning its outputs into scores and prediction files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dltrain import runs
+from dltrain.errors import RunError
+from dltrain.evaluation.metrics import decisions
+
+
+def load_model(path: Path):
+    """Loads a .keras file in safe mode (no arbitrary code from the file)."""
+    import keras
+
+    if not Path(path).exists():
+        raise RunError(f"the model file {path} is missing; the run did not finish")
+    try:
+        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except ValueError as exc:
+        if "Lambda" in str(exc) or "safe_mode" in str(exc):
+            raise RunError(
+                f"{path} contains code (a Lambda layer) and is refused: dltrain loads models "
+                "in safe mode only"
+            ) from None
+        raise RunError(f"cannot load the model {path}: {exc}") from None
+    except OSError as exc:
+        raise RunError(f"cannot load the model {path}: {exc}") from None
+
+
+def model_scores(model, x: np.ndarray) -> np.ndarray:
+    """Positive-class probability (binary), class probabilities (multiclass) or values."""
+    from dltrain.data.pipeline import make_dataset
+
+    out = model.predict(make_dataset(x, None, 256), verbose=0)
+    return out[:, 0] if out.shape[1] == 1 else out
+
+
+def write_predictions(path: Path, ids, rows, y_true, scores, task, classes, threshold) -> None:
+    """Per-sample predictions: id, row, truth (if known), predicted label, probabilities."""
+    import pandas as pd
+
+    table = pd.DataFrame({"id": ids, "row": np.asarray(rows) + 1})
+    if y_true is not None:
+        table["true"] = y_true if task == "regression" else np.asarray(classes)[y_true]
+    if task == "regression":
+        table["predicted"] = scores
+    else:
+        table["predicted"] = np.asarray(classes)[decisions(task, scores, threshold)]
+        probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
+        for i, c in enumerate(classes):
+            table[f"prob_{c}"] = np.round(probs[:, i], 6)
+    runs.atomic_write_text(path, table.to_csv(index=False))

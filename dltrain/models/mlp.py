@@ -1,0 +1,37 @@
+"""`mlp`: a fully connected network for tabular data."""
+
+from __future__ import annotations
+
+from dltrain.config.models import MLPConfig
+from dltrain.models.specs import InputSpec, OutputSpec
+
+
+def build(config: MLPConfig, inputs: InputSpec, outputs: OutputSpec):
+    """Dense → [BatchNorm] → activation → [Dropout], per hidden layer, then the task head."""
+    import keras
+
+    regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
+    x = inp = keras.Input(shape=inputs.shape, name="features")
+    for i, units in enumerate(config.hidden_units):
+        x = keras.layers.Dense(
+            units, use_bias=not config.batch_norm, kernel_regularizer=regularizer, name=f"dense_{i}"
+        )(x)
+        if config.batch_norm:
+            x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+        x = keras.layers.Activation(config.activation, name=f"{config.activation}_{i}")(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    out = head(x, outputs)
+    return keras.Model(inp, out, name="mlp")
+
+
+def head(x, outputs: OutputSpec):
+    """The output layer of every architecture: units, activation and prior-aware bias."""
+    import keras
+
+    bias = (
+        keras.initializers.Constant(list(outputs.bias)) if outputs.bias is not None else "zeros"
+    )
+    return keras.layers.Dense(
+        outputs.units, activation=outputs.activation, bias_initializer=bias, name="output"
+    )(x)

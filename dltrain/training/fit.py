@@ -1,0 +1,306 @@
+"""`dltrain train`: preprocess (cached) → build → fit with validation → test once → write the run."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dltrain import __version__, runs
+from dltrain.config import ExperimentConfig, dump_config
+from dltrain.data.cache import Processed, preprocess
+from dltrain.errors import ConfigError, DivergedError, DltrainError, InterruptedRun
+from dltrain.evaluation import metrics as M
+from dltrain.evaluation.predict import load_model, model_scores, write_predictions
+from dltrain.models import InputSpec, OutputSpec, build_model
+
+COMPILED_METRICS = {
+    "binary": ("auc", "accuracy"),
+    "multiclass": ("accuracy",),
+    "regression": ("mae", "rmse"),
+}
+HIGHER_IS_BETTER = {"auc", "accuracy"}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    run_dir: Path
+    metrics: dict
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by the SIGTERM handler so that SIGTERM is handled like Ctrl-C."""
+
+
+def monitor_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
+    """The validation quantity that picks the best epoch, and its mode (min/max)."""
+    es = config.train.early_stopping
+    monitor = es.monitor if es is not None else "val_loss"
+    available = ["val_loss"] + [f"val_{m}" for m in COMPILED_METRICS[task]]
+    if monitor not in available:
+        raise ConfigError(
+            f"train.early_stopping.monitor {monitor!r} is not measured for a {task} task; "
+            f"use one of {', '.join(available)}",
+            where=config.where("train.early_stopping.monitor"),
+        )
+    return monitor, "max" if monitor.removeprefix("val_") in HIGHER_IS_BETTER else "min"
+
+
+def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
+    """Runs the whole training workflow and writes the run folder (DESIGN §4).
+
+    Args:
+        config: the validated experiment.
+        argv: the command line, stored in command.txt.
+
+    Returns:
+        The run id, its folder and its metrics.
+    """
+    data = preprocess(config)
+    task = data.manifest["task"]
+    monitor_of(config, task)  # a bad monitor is a config error before any run exists
+    run_id, run_dir = runs.create_run(config.name)
+    with runs.RunLock(run_dir):
+        runs.set_status(run_dir, "running", pid=os.getpid())
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            metrics = _train_in(run_dir, config, data, argv)
+        except DivergedError as exc:
+            runs.set_status(run_dir, "diverged", message=str(exc))
+            raise
+        except Terminated:
+            runs.set_status(run_dir, "interrupted", message="stopped by SIGTERM")
+            raise InterruptedRun(
+                f"run {run_id} stopped by SIGTERM; its best checkpoint so far is kept",
+                signal_exit_code=143,
+            ) from None
+        except KeyboardInterrupt:
+            runs.set_status(run_dir, "interrupted", message="stopped by Ctrl-C")
+            raise InterruptedRun(
+                f"run {run_id} stopped by Ctrl-C; its best checkpoint so far is kept"
+            ) from None
+        except DltrainError as exc:
+            runs.set_status(run_dir, "failed", message=str(exc))
+            raise
+        except BaseException as exc:
+            runs.set_status(run_dir, "failed", message=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        runs.set_status(run_dir, "completed")
+    return TrainResult(run_id, run_dir, metrics)
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: list[str]) -> dict:
+    import keras
+
+    manifest = data.manifest
+    task = manifest["task"]
+    runs.atomic_write_text(run_dir / "config.yaml", dump_config(config))
+    runs.atomic_write_text(run_dir / "command.txt", " ".join(argv) + "\n")
+    runs.write_json(run_dir / "environment.json", environment(config))
+    train_split, val_split, test_split = (data.split(n) for n in ("train", "val", "test"))
+    x_train, y_train = train_split.x, train_split.y
+    x_val, y_val = val_split.x, val_split.y
+    x_test, y_test = test_split.x, test_split.y
+    runs.write_json(run_dir / "dataset.json", {
+        "cache": str(data.path.resolve()),
+        "source": manifest["source"],
+        "task": task,
+        "classes": manifest["classes"],
+        "positive_class": manifest["positive_class"],
+        "features": manifest["features"],
+        "split": manifest["split"],
+        "rows": {"train": train_split.rows, "val": val_split.rows, "test": test_split.rows},
+    })
+    transform = data.transform
+    transform.save(run_dir / "preprocessing.json")
+
+    keras.utils.set_random_seed(config.seed)
+    if config.train.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    n_classes = len(manifest["classes"])
+    model = build_model(config.model, InputSpec(x_train.shape[1:], "tabular"),
+                        output_spec(task, y_train, n_classes))
+    model.compile(optimizer=optimizer(config), loss=loss_of(task), metrics=keras_metrics(task))
+
+    monitor, mode = monitor_of(config, task)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    best_path = run_dir / "checkpoints" / "best.keras"
+    guard = _callbacks_guard()
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor=monitor, mode=mode,
+                                        save_best_only=True, verbose=0),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        guard,
+        _progress(config.train.epochs, run_dir.name),
+    ]
+    es = config.train.early_stopping
+    if es is not None:
+        callbacks.insert(0, keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=es.patience, min_delta=es.min_delta))
+    from dltrain.data.pipeline import make_dataset
+
+    batch = config.train.batch_size
+    model.fit(
+        make_dataset(x_train, y_train, batch, shuffle=True, seed=config.seed),
+        validation_data=make_dataset(x_val, y_val, batch),
+        epochs=config.train.epochs,
+        class_weight=class_weights(config, task, y_train, n_classes),
+        callbacks=callbacks,
+        shuffle=False,  # the training dataset reshuffles itself each epoch, seeded
+        verbose=0,
+    )
+    if guard.where is not None:
+        epoch, step = guard.where
+        place = f"epoch {epoch}, step {step}" if step else f"epoch {epoch} (validation)"
+        kept = f" The last finite best checkpoint is {best_path}." if best_path.exists() else ""
+        raise DivergedError(
+            f"the loss became NaN or infinite at {place}. Lower "
+            f"train.optimizer.learning_rate (now {config.train.optimizer.learning_rate}), check "
+            f"the data for extreme values, or add batch_norm.{kept}"
+        )
+    if not best_path.exists():
+        raise DivergedError(f"no epoch produced a finite {monitor}; nothing to keep")
+    best = load_model(best_path)
+    _save_model(best, run_dir / "model.keras")
+
+    ev = config.evaluate
+    names = ev.metrics or M.default_metrics(task)
+    names = [n for n in names if n in M.default_metrics(task)]
+    results = {"task": task, "classes": manifest["classes"],
+               "positive_class": manifest["positive_class"],
+               "threshold": ev.threshold if task == "binary" else None,
+               "monitor": monitor, "bootstrap": ev.bootstrap, "confidence": ev.confidence}
+    y_val_u, y_test_u = y_val, y_test
+    s_val, s_test = model_scores(best, x_val), model_scores(best, x_test)
+    if task == "regression":
+        y_val_u, y_test_u = transform.target_values(y_val), transform.target_values(y_test)
+        s_val, s_test = transform.target_values(s_val), transform.target_values(s_test)
+
+    def scored(y, s, seed_offset, g):
+        return M.score(task, y, s, names=names, n_classes=n_classes,
+                       threshold=ev.threshold, n_boot=ev.bootstrap, confidence=ev.confidence,
+                       seed=config.seed + seed_offset, groups=g)
+
+    results["val"] = scored(y_val_u, s_val, 1, val_split.groups)
+    results["test"] = scored(y_test_u, s_test, 2, test_split.groups)  # the one look at test
+    y_fit = transform.target_values(y_train) if task == "regression" else y_train
+    results["baselines"] = {
+        name: scored(y_test_u, s, 2, test_split.groups)
+        for name, s in M.baselines(task, x_train, y_fit, x_test, config.seed).items()
+    }
+    results["n"] = {"train": int(len(y_train)), "val": int(len(y_val)), "test": int(len(y_test))}
+    runs.write_json(run_dir / "metrics.json", results)
+    write_predictions(run_dir / "predictions" / "test.csv", test_split.ids, test_split.rows, y_test_u, s_test, task, manifest["classes"], ev.threshold)
+    return results
+
+
+def _callbacks_guard():
+    from dltrain.training.callbacks import DivergenceGuard
+
+    return DivergenceGuard()
+
+
+def _progress(epochs: int, name: str):
+    from dltrain.training.callbacks import RichProgress
+
+    return RichProgress(epochs, name)
+
+
+def output_spec(task: str, y_train: np.ndarray, n_classes: int) -> OutputSpec:
+    """Output layer for the task, its bias set to the training priors (Karpathy: init well)."""
+    if task == "regression":
+        return OutputSpec(task, 1, (0.0,))
+    counts = np.bincount(y_train.astype("int64"), minlength=n_classes) + 1.0
+    prior = counts / counts.sum()
+    if task == "binary":
+        return OutputSpec(task, 1, (float(math.log(prior[1] / prior[0])),))
+    return OutputSpec(task, n_classes, tuple(float(v) for v in np.log(prior)))
+
+
+def loss_of(task: str) -> str:
+    return {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
+            "regression": "mean_squared_error"}[task]
+
+
+def keras_metrics(task: str) -> list:
+    import keras
+
+    if task == "binary":
+        return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
+    if task == "multiclass":
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    return [keras.metrics.MeanAbsoluteError(name="mae"),
+            keras.metrics.RootMeanSquaredError(name="rmse")]
+
+
+def optimizer(config: ExperimentConfig):
+    import keras
+
+    o = config.train.optimizer
+    if o.name == "adam":
+        return keras.optimizers.Adam(o.learning_rate)
+    if o.name == "adamw":
+        return keras.optimizers.AdamW(o.learning_rate, weight_decay=o.weight_decay)
+    if o.name == "sgd":
+        return keras.optimizers.SGD(o.learning_rate, momentum=o.momentum, nesterov=o.nesterov)
+    return keras.optimizers.RMSprop(o.learning_rate)
+
+
+def class_weights(config: ExperimentConfig, task: str, y: np.ndarray, n_classes: int):
+    """`balanced`: weights inversely proportional to class frequency in the training split."""
+    if config.train.class_weight != "balanced" or task == "regression":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.arange(n_classes)
+    weights = compute_class_weight("balanced", classes=classes, y=y.astype("int64"))
+    return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
+
+
+def _save_model(model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(str(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        from dltrain.errors import RunError
+
+        raise RunError(f"cannot save the model to {path}: {exc.strerror or exc}") from None
+
+
+def environment(config: ExperimentConfig) -> dict:
+    """Versions, git commit and seed: what is needed to reproduce the run."""
+    import keras
+    import pandas as pd
+    import sklearn
+    import tensorflow as tf
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "dltrain": __version__, "python": sys.version.split()[0],
+        "platform": platform.platform(), "tensorflow": tf.__version__,
+        "keras": keras.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+        "scikit_learn": sklearn.__version__, "git_commit": commit, "seed": config.seed,
+        "deterministic": config.train.deterministic, "cpu_count": os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+    }

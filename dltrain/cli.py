@@ -27,7 +27,9 @@ app = typer.Typer(
 )
 
 ConfigArg = Annotated[Path, typer.Argument(help="The YAML experiment file.", show_default=False)]
-RunIdArg = Annotated[str, typer.Argument(help="A run id, e.g. breast-cancer-3.", show_default=False)]
+RunIdArg = Annotated[
+    str, typer.Argument(help="A run id, e.g. breast-cancer-3.", show_default=False)
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config value, e.g. --set train.epochs=30 (repeatable)."),
@@ -99,7 +101,9 @@ def evaluate(
     run_id: RunIdArg,
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="External labelled data (CSV/Parquet) instead of the test split."),
+        typer.Option(
+            "--data", help="External labelled data (CSV/Parquet) instead of the test split."
+        ),
     ] = None,
 ) -> None:
     """Recompute a run's test metrics (with 95% CIs) from its saved model, or on external data."""
@@ -115,9 +119,9 @@ def evaluate(
 def predict(
     run_id: RunIdArg,
     input: Annotated[Path, typer.Argument(help="Data to predict (CSV or Parquet).")],
-    out: Annotated[
-        Path, typer.Option("--out", help="Where to write the predictions CSV.")
-    ] = Path("predictions.csv"),
+    out: Annotated[Path, typer.Option("--out", help="Where to write the predictions CSV.")] = Path(
+        "predictions.csv"
+    ),
 ) -> None:
     """Predict new data with a run's model and its own fitted preprocessing."""
     _backend()
@@ -125,8 +129,9 @@ def predict(
 
     n, unseen = predict_file(run_id, input, out)
     for column, count in unseen.items():
-        console.warn(f"{count} row(s) have a {column!r} category not seen in training "
-                     "(encoded as all zeros)")
+        console.warn(
+            f"{count} row(s) have a {column!r} category not seen in training (encoded as all zeros)"
+        )
     console.info(f"Wrote {n} prediction(s) to {out}")
 
 
@@ -134,19 +139,22 @@ def predict(
 @handled
 def list_runs() -> None:
     """List runs with their status and headline test metric."""
-    from dltrain.runs import list_runs as collect, runs_root
+    from dltrain.runs import list_runs as collect
+    from dltrain.runs import runs_root
 
     rows = []
     for r in collect():
         m = r["metrics"]
         task = m.get("task", "")
-        headline = {"binary": "roc_auc", "multiclass": "balanced_accuracy",
-                    "regression": "r2"}.get(task)
+        headline = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}.get(
+            task
+        )
         value = ""
         if headline and headline in m.get("test", {}):
             value = f"{headline} {_ci(m['test'][headline])}"
-        rows.append([r["id"], r["status"].get("status", "?"), r["status"].get("started", ""),
-                     task, value])
+        rows.append(
+            [r["id"], r["status"].get("status", "?"), r["status"].get("started", ""), task, value]
+        )
     if not rows:
         console.info(f"No runs in {runs_root()}/ yet. Start one with: dltrain train CONFIG")
         return
@@ -172,8 +180,10 @@ def _print_metrics(metrics: dict, title: str) -> None:
     baselines = metrics.get("baselines", {})
     names = list(metrics[splits[0]]) if splits else []
     columns = ["metric", *splits, *(f"{b} (test)" for b in baselines)]
-    rows = [[n, *(_ci(metrics[s][n]) for s in splits),
-             *(_ci(baselines[b][n]) for b in baselines)] for n in names]
+    rows = [
+        [n, *(_ci(metrics[s][n]) for s in splits), *(_ci(baselines[b][n]) for b in baselines)]
+        for n in names
+    ]
     pct = int(round(metrics.get("confidence", 0.95) * 100))
     caption = f"value ({pct}% bootstrap CI, {metrics.get('bootstrap')} resamples)"
     if metrics.get("threshold") is not None:
@@ -190,22 +200,29 @@ def _flag_baselines(metrics: dict) -> None:
         return
     for name, b in metrics.get("baselines", {}).items():
         if b.get(key, {}).get("value") is not None and test["value"] <= b[key]["value"]:
-            console.warn(f"the model does not beat the {name} baseline on test {key} "
-                         f"({test['value']:.3f} vs {b[key]['value']:.3f})")
+            console.warn(
+                f"the model does not beat the {name} baseline on test {key} "
+                f"({test['value']:.3f} vs {b[key]['value']:.3f})"
+            )
 
 
 def _print_dataset(manifest: dict, path: Path, hit: bool) -> None:
     split = manifest["split"]
     classes = manifest.get("classes") or []
     columns = ["split", "rows", *classes]
-    rows = [[s, split[s]["rows"], *(split[s].get("class_counts", {}).get(c, "") for c in classes)]
-            for s in ("train", "val", "test")]
-    console.table(f"{manifest['name']}: {manifest['task']} on {manifest['source']['path']}",
-                  columns, rows)
+    rows = [
+        [s, split[s]["rows"], *(split[s].get("class_counts", {}).get(c, "") for c in classes)]
+        for s in ("train", "val", "test")
+    ]
+    console.table(
+        f"{manifest['name']}: {manifest['task']} on {manifest['source']['path']}", columns, rows
+    )
     cols = manifest["columns"]
-    console.info(f"{len(cols['numeric'])} numeric and {len(cols['categorical'])} categorical "
-                 f"input column(s) → {len(manifest['features'])} features; split "
-                 f"{split['method']} (seed {split['seed']})")
+    console.info(
+        f"{len(cols['numeric'])} numeric and {len(cols['categorical'])} categorical "
+        f"input column(s) → {len(manifest['features'])} features; split "
+        f"{split['method']} (seed {split['seed']})"
+    )
     if manifest.get("missing_values"):
         console.info(f"Missing values (filled from train statistics): {manifest['missing_values']}")
     console.info(f"{'Cache hit' if hit else 'Written'}: {path}")

@@ -210,7 +210,8 @@ def list_runs() -> list[dict[str, Any]]:
         if (path / "metrics.json").exists():
             with contextlib.suppress(OSError, ValueError):
                 metrics = json.loads((path / "metrics.json").read_text())
-        rows.append({"id": path.name, "status": status, "metrics": metrics,
-                     "mtime": path.stat().st_mtime})
+        rows.append(
+            {"id": path.name, "status": status, "metrics": metrics, "mtime": path.stat().st_mtime}
+        )
     rows.sort(key=lambda r: r["mtime"], reverse=True)
     return rows

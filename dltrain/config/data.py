@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from dltrain.config.base import Section
+from dltrain.config.base import Section, tagged_union
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -59,9 +59,9 @@ class ColumnSplit(Section):
     """Value of the column that marks test rows. Defaults to "test"."""
 
 
-SplitConfig = Annotated[
-    RandomSplit | StratifiedSplit | GroupSplit | ColumnSplit, Field(discriminator="method")
-]
+SplitConfig = tagged_union(
+    "method", RandomSplit, StratifiedSplit, GroupSplit, ColumnSplit, default="stratified"
+)
 
 
 class MissingConfig(Section):
@@ -137,4 +137,4 @@ class TabularData(Section):
         return self
 
 
-DataConfig = Annotated[TabularData, Field(discriminator="kind")]
+DataConfig = tagged_union("kind", TabularData)

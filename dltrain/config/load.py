@@ -235,15 +235,16 @@ def _describe(error: dict, data: dict, locator: Locator) -> str:
         hint = _did_you_mean(str(received), options)
     elif kind == "union_tag_invalid":
         options = re.findall(r"'([^']*)'", ctx.get("expected_tags", ""))
-        disc = ctx.get("discriminator", "").strip("'")
+        disc = ctx.get("discriminator", "").strip("'").removesuffix("()")
         path = (*path, disc)
         dotted = ".".join(str(p) for p in path)
         msg = f"unknown {disc} {ctx.get('tag')!r}; must be one of {', '.join(options)}"
         hint = _did_you_mean(str(ctx.get("tag")), options)
         received = None
     elif kind == "union_tag_not_found":
-        disc = ctx.get("discriminator", "").strip("'")
-        msg = f"missing key {disc!r} that says which kind of {path[-1] if path else 'section'} this is"
+        disc = ctx.get("discriminator", "").strip("'").removesuffix("()")
+        what = path[-1] if path else "section"
+        msg = f"missing key {disc!r} that says which kind of {what} this is"
         received = None
     elif kind == "missing":
         msg = "required key is missing"

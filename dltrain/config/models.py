@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt
 
-from dltrain.config.base import Section
+from dltrain.config.base import Section, tagged_union
 
 Activation = Literal["relu", "gelu", "elu", "selu", "tanh", "swish", "leaky_relu"]
 
@@ -31,4 +31,4 @@ class MLPConfig(Section):
     """L2 weight penalty of the hidden layers. Defaults to 0.0."""
 
 
-ModelConfig = Annotated[MLPConfig, Field(discriminator="architecture")]
+ModelConfig = tagged_union("architecture", MLPConfig, default="mlp")

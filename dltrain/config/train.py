@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt
 
-from dltrain.config.base import Section
+from dltrain.config.base import Section, tagged_union
 
 LearningRate = Annotated[float, Field(gt=0.0, le=10.0)]
 
@@ -41,7 +41,7 @@ class RMSprop(Section):
     """Step size. Defaults to 1e-3."""
 
 
-OptimizerConfig = Annotated[Adam | AdamW | SGD | RMSprop, Field(discriminator="name")]
+OptimizerConfig = tagged_union("name", Adam, AdamW, SGD, RMSprop, default="adam")
 
 Monitor = Literal["val_loss", "val_auc", "val_accuracy", "val_mae", "val_rmse"]
 

@@ -198,8 +198,12 @@ def build(config: ExperimentConfig, source: Path, sha: str):
     for name, rows in parts.items():
         x, _ = transform.features(frame.iloc[rows], source)
         y = transform.labels(frame.iloc[rows], source)
-        arrays[name] = {"x": x, "y": y, "rows": rows.astype("int64"),
-                        "ids": _ids(frame, columns.id, rows)}
+        arrays[name] = {
+            "x": x,
+            "y": y,
+            "rows": rows.astype("int64"),
+            "ids": _ids(frame, columns.id, rows),
+        }
         if groups is not None:
             arrays[name]["groups"] = groups[rows].astype(str)
         info = {"rows": int(len(rows)), "sha256": split_hash(rows, x, y)}
@@ -209,21 +213,33 @@ def build(config: ExperimentConfig, source: Path, sha: str):
         if groups is not None:
             info["groups"] = int(len(np.unique(groups[rows])))
         split_info[name] = info
-    missing = {c: int(n) for c, n in frame[list(columns.numeric + columns.categorical)]
-               .isna().sum().items() if n}
+    missing = {
+        c: int(n)
+        for c, n in frame[list(columns.numeric + columns.categorical)].isna().sum().items()
+        if n
+    }
     manifest = {
         "format": CACHE_FORMAT,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "name": config.name,
         "kind": "tabular",
-        "source": {"path": str(source.resolve()), "sha256": sha,
-                   "bytes": source.stat().st_size, "rows": int(len(frame))},
+        "source": {
+            "path": str(source.resolve()),
+            "sha256": sha,
+            "bytes": source.stat().st_size,
+            "rows": int(len(frame)),
+        },
         "task": task,
         "classes": classes,
         "positive_class": classes[-1] if task == "binary" else None,
-        "columns": {"numeric": list(columns.numeric), "categorical": list(columns.categorical),
-                    "target": columns.target, "group": columns.group, "id": columns.id,
-                    "split": columns.split},
+        "columns": {
+            "numeric": list(columns.numeric),
+            "categorical": list(columns.categorical),
+            "target": columns.target,
+            "group": columns.group,
+            "id": columns.id,
+            "split": columns.split,
+        },
         "features": transform.feature_names,
         "missing_values": missing,
         "split": {"method": cfg.split.method, "seed": config.seed, **split_info},

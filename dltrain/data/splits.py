@@ -115,13 +115,14 @@ def _enough_per_class(labels: np.ndarray, needed: int, name: str) -> None:
 def _from_column(method: ColumnSplit, column: pd.Series, where_row) -> dict[str, np.ndarray]:
     text = column.astype("string").str.strip()
     mapping = {method.train: "train", method.val: "val", method.test: "test"}
-    parts = {name: np.flatnonzero((text == value).fillna(False).to_numpy())
-             for value, name in mapping.items()}
+    parts = {
+        name: np.flatnonzero((text == value).fillna(False).to_numpy())
+        for value, name in mapping.items()
+    }
     unknown = np.flatnonzero((~text.isin(list(mapping))).fillna(True).to_numpy())
     if len(unknown):
         lines = [
-            f"{where_row(i)}: column {method.column!r} has {column.iloc[i]!r}"
-            for i in unknown[:20]
+            f"{where_row(i)}: column {method.column!r} has {column.iloc[i]!r}" for i in unknown[:20]
         ]
         raise DataError(
             f"{len(unknown)} row(s) have a split value other than "

@@ -79,7 +79,9 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
             _check_header(source, cfg)
             frame = pd.read_csv(source, sep=cfg.delimiter, encoding=cfg.encoding)
     except pd.errors.EmptyDataError:
-        raise DataError("the file is empty; it needs a header line and data rows", where=str(source)) from None
+        raise DataError(
+            "the file is empty; it needs a header line and data rows", where=str(source)
+        ) from None
     except pd.errors.ParserError as exc:
         line = _line_from_parser_error(str(exc))
         raise DataError(

@@ -44,12 +44,23 @@ class TabularTransform:
 
     @classmethod
     def fit(
-        cls, train: pd.DataFrame, columns: Columns, cfg: TabularData, task: str,
-        classes: list[str], source: Path,
+        cls,
+        train: pd.DataFrame,
+        columns: Columns,
+        cfg: TabularData,
+        task: str,
+        classes: list[str],
+        source: Path,
     ) -> TabularTransform:
         """Fits fill values, scaling and categories on the training rows."""
-        t = cls(task=task, numeric=list(columns.numeric), categorical=list(columns.categorical),
-                target=columns.target, id_column=columns.id, classes=list(classes))
+        t = cls(
+            task=task,
+            numeric=list(columns.numeric),
+            categorical=list(columns.categorical),
+            target=columns.target,
+            id_column=columns.id,
+            classes=list(classes),
+        )
         values = numeric_values(train, columns.numeric, source)
         for name in columns.numeric:
             col = values[name]
@@ -107,7 +118,7 @@ class TabularTransform:
         for name in self.categorical:
             text = _category_text(frame[name])
             known = self.categories[name]
-            onehot = (text.to_numpy()[:, None] == np.asarray(known, dtype=object)[None, :])
+            onehot = text.to_numpy()[:, None] == np.asarray(known, dtype=object)[None, :]
             n_unseen = int((~text.isin(known)).sum())
             if n_unseen:
                 unseen[name] = n_unseen
@@ -126,8 +137,10 @@ class TabularTransform:
                 raise DataError(
                     f"{len(bad)} target value(s) are not finite numbers (regression needs one "
                     "per row):",
-                    details=[f"{row_where(source, i)}: {self.target!r} = {column.iloc[i]!r}"
-                             for i in bad[:MAX_LISTED]],
+                    details=[
+                        f"{row_where(source, i)}: {self.target!r} = {column.iloc[i]!r}"
+                        for i in bad[:MAX_LISTED]
+                    ],
                 )
             values = y.to_numpy(dtype="float64")
             return ((values - self.target_mean) / self.target_std).astype("float32")
@@ -139,8 +152,9 @@ class TabularTransform:
             raise DataError(
                 f"{len(unknown)} row(s) have a {self.target!r} value that is not one of the "
                 f"trained classes ({', '.join(self.classes)}):",
-                details=[f"{row_where(source, i)}: {column.iloc[i]!r}"
-                         for i in unknown[:MAX_LISTED]],
+                details=[
+                    f"{row_where(source, i)}: {column.iloc[i]!r}" for i in unknown[:MAX_LISTED]
+                ],
             )
         return codes.to_numpy(dtype="int32")
 

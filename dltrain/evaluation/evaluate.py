@@ -62,8 +62,10 @@ def evaluate_run(run_id: str, data: Path | None = None) -> dict:
     if data is None:
         source = Path(run.dataset["source"]["path"])
         if not source.is_file():
-            raise DataError(f"the run's source data {source} no longer exists; "
-                            "evaluate it on a file with --data")
+            raise DataError(
+                f"the run's source data {source} no longer exists; "
+                "evaluate it on a file with --data"
+            )
         if sha256_file(source) != run.dataset["source"]["sha256"]:
             raise DataError(
                 f"{source} has changed since run {run_id} was trained (its SHA-256 differs), "
@@ -101,12 +103,25 @@ def evaluate_run(run_id: str, data: Path | None = None) -> dict:
     threshold = run.metrics.get("threshold") or 0.5
     names = [n for n in (ev.metrics or M.default_metrics(t.task)) if n in M.default_metrics(t.task)]
     result = {
-        "task": t.task, "data": label, "rows": int(len(y)), "threshold": run.metrics.get("threshold"),
-        "positive_class": run.metrics.get("positive_class"), "bootstrap": ev.bootstrap,
+        "task": t.task,
+        "data": label,
+        "rows": int(len(y)),
+        "threshold": run.metrics.get("threshold"),
+        "positive_class": run.metrics.get("positive_class"),
+        "bootstrap": ev.bootstrap,
         "confidence": ev.confidence,
-        "test": M.score(t.task, y, scores, names=names, n_classes=len(t.classes),
-                        threshold=threshold, n_boot=ev.bootstrap, confidence=ev.confidence,
-                        seed=run.config.seed + 2, groups=groups),
+        "test": M.score(
+            t.task,
+            y,
+            scores,
+            names=names,
+            n_classes=len(t.classes),
+            threshold=threshold,
+            n_boot=ev.bootstrap,
+            confidence=ev.confidence,
+            seed=run.config.seed + 2,
+            groups=groups,
+        ),
     }
     out_name = "test" if data is None else Path(data).stem
     runs.write_json(run.dir / "evaluations" / f"{_safe_name(out_name)}.json", result)
@@ -124,11 +139,15 @@ def predict_file(run_id: str, input: Path, out: Path) -> tuple[int, dict[str, in
     scores = model_scores(run.model, x)
     if t.task == "regression":
         scores = t.target_values(scores)
-    ids = (frame[t.id_column].astype("string").fillna("").to_numpy()
-           if t.id_column and t.id_column in frame.columns else np.arange(1, len(frame) + 1))
+    ids = (
+        frame[t.id_column].astype("string").fillna("").to_numpy()
+        if t.id_column and t.id_column in frame.columns
+        else np.arange(1, len(frame) + 1)
+    )
     threshold = run.metrics.get("threshold") or 0.5
-    write_predictions(Path(out), ids, np.arange(len(frame)), None, scores, t.task, t.classes,
-                      threshold)
+    write_predictions(
+        Path(out), ids, np.arange(len(frame)), None, scores, t.task, t.classes, threshold
+    )
     return len(frame), unseen
 
 

@@ -46,6 +46,7 @@ def metric_functions(task: str, n_classes: int, threshold: float) -> dict[str, C
         auc = skm.roc_auc_score
         f1 = on_classes(skm.f1_score, pos_label=1, zero_division=0.0)
     else:
+
         def auc(y, s):
             return skm.roc_auc_score(y, s, multi_class="ovr", average="macro", labels=labels)
 
@@ -101,8 +102,9 @@ def score(
     draws = {name: [] for name in names}
     for start in range(0, n_boot, BOOT_CHUNK):
         weights = bootstrap_weights(len(y), min(BOOT_CHUNK, n_boot - start), seed + start, groups)
-        for name, values in weighted_metrics(task, y, scores, weights, names, n_classes,
-                                             threshold).items():
+        for name, values in weighted_metrics(
+            task, y, scores, weights, names, n_classes, threshold
+        ).items():
             draws[name].append(values)
     out = {}
     with warnings.catch_warnings():
@@ -178,8 +180,10 @@ def weighted_metrics(task, y, scores, weights, names, n_classes, threshold) -> d
                 if task == "binary":
                     out[name] = _weighted_auc(weights, (y == 1).astype("float64"), scores)
                 else:
-                    per_class = [_weighted_auc(weights, (y == k).astype("float64"), scores[:, k])
-                                 for k in range(c)]
+                    per_class = [
+                        _weighted_auc(weights, (y == k).astype("float64"), scores[:, k])
+                        for k in range(c)
+                    ]
                     out[name] = np.mean(per_class, axis=0)
     return out
 

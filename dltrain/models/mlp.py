@@ -29,9 +29,7 @@ def head(x, outputs: OutputSpec):
     """The output layer of every architecture: units, activation and prior-aware bias."""
     import keras
 
-    bias = (
-        keras.initializers.Constant(list(outputs.bias)) if outputs.bias is not None else "zeros"
-    )
+    bias = keras.initializers.Constant(list(outputs.bias)) if outputs.bias is not None else "zeros"
     return keras.layers.Dense(
         outputs.units, activation=outputs.activation, bias_initializer=bias, name="output"
     )(x)

@@ -25,8 +25,11 @@ class RichProgress(keras.callbacks.Callback):
         self._task = self._progress.add_task(self.description, total=self.epochs, metrics="")
 
     def on_epoch_end(self, epoch, logs=None):
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items()
-                          if isinstance(v, int | float) and k != "learning_rate")
+        shown = "  ".join(
+            f"{k} {v:.4f}"
+            for k, v in (logs or {}).items()
+            if isinstance(v, int | float) and k != "learning_rate"
+        )
         self._progress.update(self._task, completed=epoch + 1, metrics=shown)
 
     def on_train_end(self, logs=None):

@@ -1,4 +1,4 @@
-"""`dltrain train`: preprocess (cached) → build → fit with validation → test once → write the run."""
+"""`dltrain train`: preprocess (cached) → build → fit and validate → test once → write the run."""
 
 from __future__ import annotations
 
@@ -115,16 +115,19 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
     x_train, y_train = train_split.x, train_split.y
     x_val, y_val = val_split.x, val_split.y
     x_test, y_test = test_split.x, test_split.y
-    runs.write_json(run_dir / "dataset.json", {
-        "cache": str(data.path.resolve()),
-        "source": manifest["source"],
-        "task": task,
-        "classes": manifest["classes"],
-        "positive_class": manifest["positive_class"],
-        "features": manifest["features"],
-        "split": manifest["split"],
-        "rows": {"train": train_split.rows, "val": val_split.rows, "test": test_split.rows},
-    })
+    runs.write_json(
+        run_dir / "dataset.json",
+        {
+            "cache": str(data.path.resolve()),
+            "source": manifest["source"],
+            "task": task,
+            "classes": manifest["classes"],
+            "positive_class": manifest["positive_class"],
+            "features": manifest["features"],
+            "split": manifest["split"],
+            "rows": {"train": train_split.rows, "val": val_split.rows, "test": test_split.rows},
+        },
+    )
     transform = data.transform
     transform.save(run_dir / "preprocessing.json")
 
@@ -134,8 +137,9 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
 
         tf.config.experimental.enable_op_determinism()
     n_classes = len(manifest["classes"])
-    model = build_model(config.model, InputSpec(x_train.shape[1:], "tabular"),
-                        output_spec(task, y_train, n_classes))
+    model = build_model(
+        config.model, InputSpec(x_train.shape[1:], "tabular"), output_spec(task, y_train, n_classes)
+    )
     model.compile(optimizer=optimizer(config), loss=loss_of(task), metrics=keras_metrics(task))
 
     monitor, mode = monitor_of(config, task)
@@ -143,16 +147,21 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
     best_path = run_dir / "checkpoints" / "best.keras"
     guard = _callbacks_guard()
     callbacks = [
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor=monitor, mode=mode,
-                                        save_best_only=True, verbose=0),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor=monitor, mode=mode, save_best_only=True, verbose=0
+        ),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
         guard,
         _progress(config.train.epochs, run_dir.name),
     ]
     es = config.train.early_stopping
     if es is not None:
-        callbacks.insert(0, keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=es.patience, min_delta=es.min_delta))
+        callbacks.insert(
+            0,
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, mode=mode, patience=es.patience, min_delta=es.min_delta
+            ),
+        )
     from dltrain.data.pipeline import make_dataset
 
     batch = config.train.batch_size
@@ -182,10 +191,15 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
     ev = config.evaluate
     names = ev.metrics or M.default_metrics(task)
     names = [n for n in names if n in M.default_metrics(task)]
-    results = {"task": task, "classes": manifest["classes"],
-               "positive_class": manifest["positive_class"],
-               "threshold": ev.threshold if task == "binary" else None,
-               "monitor": monitor, "bootstrap": ev.bootstrap, "confidence": ev.confidence}
+    results = {
+        "task": task,
+        "classes": manifest["classes"],
+        "positive_class": manifest["positive_class"],
+        "threshold": ev.threshold if task == "binary" else None,
+        "monitor": monitor,
+        "bootstrap": ev.bootstrap,
+        "confidence": ev.confidence,
+    }
     y_val_u, y_test_u = y_val, y_test
     s_val, s_test = model_scores(best, x_val), model_scores(best, x_test)
     if task == "regression":
@@ -193,9 +207,18 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
         s_val, s_test = transform.target_values(s_val), transform.target_values(s_test)
 
     def scored(y, s, seed_offset, g):
-        return M.score(task, y, s, names=names, n_classes=n_classes,
-                       threshold=ev.threshold, n_boot=ev.bootstrap, confidence=ev.confidence,
-                       seed=config.seed + seed_offset, groups=g)
+        return M.score(
+            task,
+            y,
+            s,
+            names=names,
+            n_classes=n_classes,
+            threshold=ev.threshold,
+            n_boot=ev.bootstrap,
+            confidence=ev.confidence,
+            seed=config.seed + seed_offset,
+            groups=g,
+        )
 
     results["val"] = scored(y_val_u, s_val, 1, val_split.groups)
     results["test"] = scored(y_test_u, s_test, 2, test_split.groups)  # the one look at test
@@ -206,7 +229,16 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
     }
     results["n"] = {"train": int(len(y_train)), "val": int(len(y_val)), "test": int(len(y_test))}
     runs.write_json(run_dir / "metrics.json", results)
-    write_predictions(run_dir / "predictions" / "test.csv", test_split.ids, test_split.rows, y_test_u, s_test, task, manifest["classes"], ev.threshold)
+    write_predictions(
+        run_dir / "predictions" / "test.csv",
+        test_split.ids,
+        test_split.rows,
+        y_test_u,
+        s_test,
+        task,
+        manifest["classes"],
+        ev.threshold,
+    )
     return results
 
 
@@ -234,8 +266,11 @@ def output_spec(task: str, y_train: np.ndarray, n_classes: int) -> OutputSpec:
 
 
 def loss_of(task: str) -> str:
-    return {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
-            "regression": "mean_squared_error"}[task]
+    return {
+        "binary": "binary_crossentropy",
+        "multiclass": "sparse_categorical_crossentropy",
+        "regression": "mean_squared_error",
+    }[task]
 
 
 def keras_metrics(task: str) -> list:
@@ -245,8 +280,10 @@ def keras_metrics(task: str) -> list:
         return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
     if task == "multiclass":
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    return [keras.metrics.MeanAbsoluteError(name="mae"),
-            keras.metrics.RootMeanSquaredError(name="rmse")]
+    return [
+        keras.metrics.MeanAbsoluteError(name="mae"),
+        keras.metrics.RootMeanSquaredError(name="rmse"),
+    ]
 
 
 def optimizer(config: ExperimentConfig):
@@ -292,15 +329,26 @@ def environment(config: ExperimentConfig) -> dict:
     import tensorflow as tf
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {
-        "dltrain": __version__, "python": sys.version.split()[0],
-        "platform": platform.platform(), "tensorflow": tf.__version__,
-        "keras": keras.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-        "scikit_learn": sklearn.__version__, "git_commit": commit, "seed": config.seed,
-        "deterministic": config.train.deterministic, "cpu_count": os.cpu_count(),
+        "dltrain": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scikit_learn": sklearn.__version__,
+        "git_commit": commit,
+        "seed": config.seed,
+        "deterministic": config.train.deterministic,
+        "cpu_count": os.cpu_count(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
     }

@@ -7,7 +7,6 @@ fast); the commands import the modules that need them when they run.
 from __future__ import annotations
 
 import functools
-import sys
 import traceback
 from pathlib import Path
 from typing import Annotated
@@ -90,7 +89,11 @@ def train(
     _backend()
     from dltrain.training.fit import train as run_train
 
-    result = run_train(cfg, ["dltrain", *sys.argv[1:]])
+    argv = ["dltrain", "train", str(config)]
+    for item in set_ or []:
+        argv += ["--set", item]
+    argv += ["--name", name] if name is not None else []
+    result = run_train(cfg, argv)
     _print_metrics(result.metrics, f"Run {result.run_id}")
     console.info(f"Run folder: {result.run_dir}")
 

@@ -78,6 +78,15 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
         else:
             _check_header(source, cfg)
             frame = pd.read_csv(source, sep=cfg.delimiter, encoding=cfg.encoding)
+            if not isinstance(frame.index, pd.RangeIndex):  # pandas took extra fields as index
+                raise DataError(
+                    f"every data row has {frame.index.nlevels} more field(s) than the header "
+                    f"({frame.shape[1]} names), so the columns would be shifted. Remove the "
+                    "delimiter at the end of each line, or add the missing name(s) to the header",
+                    where=f"{source}:2",
+                )
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(
             "the file is empty; it needs a header line and data rows", where=str(source)
@@ -108,7 +117,15 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
 
 
 def _check_header(source: Path, cfg: TabularData) -> None:
-    header = pd.read_csv(source, sep=cfg.delimiter, encoding=cfg.encoding, nrows=0, header=None)
+    header = pd.read_csv(
+        source,
+        sep=cfg.delimiter,
+        encoding=cfg.encoding,
+        nrows=1,  # the header line itself as a data row (nrows=0 reads no names)
+        header=None,
+        dtype=str,
+        keep_default_na=False,
+    )
     names = [str(v) for v in header.iloc[0]] if len(header) else []
     seen: set[str] = set()
     for name in names:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import shlex
 import signal
 import subprocess
 import sys
@@ -109,7 +110,7 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
     manifest = data.manifest
     task = manifest["task"]
     runs.atomic_write_text(run_dir / "config.yaml", dump_config(config))
-    runs.atomic_write_text(run_dir / "command.txt", " ".join(argv) + "\n")
+    runs.atomic_write_text(run_dir / "command.txt", shlex.join(argv) + "\n")
     runs.write_json(run_dir / "environment.json", environment(config))
     train_split, val_split, test_split = (data.split(n) for n in ("train", "val", "test"))
     x_train, y_train = train_split.x, train_split.y

@@ -1,0 +1,154 @@
+"""Every task and split method trains end to end; the bundled examples run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.conftest import BASIC_CONFIG, REPO, make_table, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def _metrics(workdir, run_id):
+    return json.loads((workdir / "runs" / run_id / "metrics.json").read_text())
+
+
+def test_multiclass(workdir, cli):
+    make_table(n=150, task="multiclass").to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli("train", config, "--set", "train.epochs=3")
+    assert result.exit_code == 0, result.output
+    m = _metrics(workdir, "demo-1")
+    assert m["task"] == "multiclass" and m["classes"] == ["high", "low", "mid"]
+    assert m["threshold"] is None
+    assert set(m["baselines"]) == {"majority", "logistic"}
+
+
+def test_regression_in_target_units(workdir, cli):
+    make_table(n=120, task="regression").to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli(
+        "train",
+        config,
+        "--set",
+        "train.epochs=40",
+        "--set",
+        "train.optimizer.learning_rate=0.01",
+        "--set",
+        "train.early_stopping.monitor=val_mae",
+    )
+    assert result.exit_code == 0, result.output
+    m = _metrics(workdir, "demo-1")
+    assert set(m["test"]) == {"mae", "rmse", "r2"}
+    assert m["test"]["r2"]["value"] > 0.5
+    assert m["baselines"]["mean"]["r2"]["value"] < 0.1
+    # the target's scale is restored: an MAE in the table's own units (target std ≈ 3.6)
+    assert 0 < m["test"]["mae"]["value"] < 3
+
+
+def test_monitor_not_measured_for_task_is_a_config_error(workdir, cli):
+    make_table(n=60, task="regression").to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli("train", config, "--set", "train.early_stopping.monitor=val_auc")
+    assert result.exit_code == 2
+    assert "'val_auc' is not measured for a regression task" in result.output
+    assert "--set train.early_stopping.monitor=val_auc" in result.output
+    assert not (workdir / "runs").exists() or not list((workdir / "runs").iterdir())
+
+
+def test_group_split_keeps_patients_whole(workdir, cli):
+    make_table(n=120, groups=30).to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG.replace("  id: patient", "  group: patient"))
+    result = cli("train", config, "--set", "data.split.method=group")
+    assert result.exit_code == 0, result.output
+    run = workdir / "runs" / "demo-1"
+    rows = json.loads((run / "dataset.json").read_text())["rows"]
+    table = make_table(n=120, groups=30)
+    owners = {s: set(table.patient.iloc[rows[s]]) for s in ("train", "val", "test")}
+    assert not owners["train"] & owners["val"] and not owners["train"] & owners["test"]
+    assert not owners["val"] & owners["test"]
+
+
+def test_column_split_missing_values_and_parquet(workdir, cli):
+    table = make_table(n=100, missing=True)
+    table["fold"] = np.where(
+        np.arange(100) % 5 == 0, "test", np.where(np.arange(100) % 5 == 1, "val", "train")
+    )
+    table.to_parquet(workdir / "table.parquet")
+    config = write_config(workdir, BASIC_CONFIG.replace("table.csv", "table.parquet"))
+    result = cli(
+        "train",
+        config,
+        "--set",
+        "data.split={method: column, column: fold}",
+        "--set",
+        "train.class_weight=balanced",
+    )
+    assert result.exit_code == 0, result.output
+    run = workdir / "runs" / "demo-1"
+    prep = json.loads((run / "preprocessing.json").read_text())
+    assert prep["indicator"] == ["marker"]
+    assert "fold" not in prep["numeric"] + prep["categorical"]
+    rows = json.loads((run / "dataset.json").read_text())["rows"]
+    assert rows["test"] == list(range(0, 100, 5))
+
+
+def test_same_seed_same_result(workdir, cli):
+    make_table(n=80).to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    for _ in range(2):
+        assert cli("train", config, "--set", "model.dropout=0.2").exit_code == 0
+    a, b = (_metrics(workdir, f"demo-{i}") for i in (1, 2))
+    assert a["test"] == b["test"] and a["val"] == b["val"]
+    import keras
+
+    wa = keras.saving.load_model(workdir / "runs/demo-1/model.keras").get_weights()
+    wb = keras.saving.load_model(workdir / "runs/demo-2/model.keras").get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
+
+
+def test_name_option_names_the_run(workdir, cli):
+    make_table(n=60).to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli("train", config, "--name", "short", "--set", "train.epochs=1")
+    assert result.exit_code == 0, result.output
+    assert (workdir / "runs" / "short-1" / "model.keras").exists()
+
+
+def test_divergence_exits_5_and_keeps_status(workdir, cli):
+    frame = make_table(n=60, task="regression")
+    frame["age"] = frame["age"] * 1e30
+    frame.to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli(
+        "train",
+        config,
+        "--set",
+        "data.scale=none",
+        "--set",
+        "train.optimizer={name: sgd, learning_rate: 10}",
+    )
+    assert result.exit_code == 5, result.output
+    assert "NaN or infinite at epoch 1" in result.output
+    status = json.loads((workdir / "runs" / "demo-1" / "status.json").read_text())
+    assert status["status"] == "diverged"
+    assert not (workdir / "runs" / "demo-1" / "model.keras").exists()
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+def test_bundled_example_configs_run(workdir, cli, config):
+    shutil.copytree(REPO / "data", workdir / "data", ignore=shutil.ignore_patterns("processed"))
+    result = cli(
+        "train",
+        REPO / "configs" / config,
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "evaluate.bootstrap=50",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Run folder" in result.output

@@ -1,0 +1,106 @@
+"""Metrics and their bootstrap CIs agree with scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from dltrain.evaluation import metrics as M
+
+
+def _data(task, n=150, seed=0):
+    rng = np.random.default_rng(seed)
+    if task == "binary":
+        y = rng.integers(0, 2, n)
+        return y, np.clip(0.35 * y + 0.65 * rng.random(n), 0, 1).round(2)
+    if task == "multiclass":
+        return rng.integers(0, 3, n), rng.dirichlet([1, 1, 1], n)
+    y = rng.normal(size=n)
+    return y, y + 0.5 * rng.normal(size=n)
+
+
+def _sklearn(task, name, y, s, w):
+    if task == "regression":
+        return {
+            "mae": skm.mean_absolute_error(y, s, sample_weight=w),
+            "rmse": np.sqrt(skm.mean_squared_error(y, s, sample_weight=w)),
+            "r2": skm.r2_score(y, s, sample_weight=w),
+        }[name]
+    pred = (s >= 0.5).astype(int) if task == "binary" else s.argmax(1)
+    if name == "accuracy":
+        return skm.accuracy_score(y, pred, sample_weight=w)
+    if name == "balanced_accuracy":
+        return skm.balanced_accuracy_score(y, pred, sample_weight=w)
+    if name == "f1":
+        if task == "binary":
+            return skm.f1_score(y, pred, sample_weight=w)
+        return skm.f1_score(y, pred, average="macro", sample_weight=w, labels=[0, 1, 2])
+    if task == "binary":
+        return skm.roc_auc_score(y, s, sample_weight=w)
+    return skm.roc_auc_score(y, s, sample_weight=w, multi_class="ovr", labels=[0, 1, 2])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_weighted_bootstrap_equals_sklearn_with_sample_weight(task):
+    y, s = _data(task)
+    names = M.default_metrics(task)
+    weights = M.bootstrap_weights(len(y), 4, seed=1)
+    ours = M.weighted_metrics(task, y, s, weights, names, 3 if task == "multiclass" else 2, 0.5)
+    for name in names:
+        for b in range(4):
+            assert ours[name][b] == pytest.approx(_sklearn(task, name, y, s, weights[b]), abs=1e-9)
+
+
+def test_score_gives_point_and_interval():
+    y, s = _data("binary", n=300)
+    out = M.score(
+        "binary",
+        y,
+        s,
+        names=M.default_metrics("binary"),
+        n_classes=2,
+        threshold=0.5,
+        n_boot=200,
+        confidence=0.95,
+        seed=0,
+    )
+    for name, m in out.items():
+        assert m["low"] <= m["value"] <= m["high"], name
+        assert m["high"] - m["low"] < 0.3
+    assert out["roc_auc"]["value"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-6)
+
+
+def test_undefined_metric_is_none_not_a_crash():
+    y = np.zeros(20, dtype=int)
+    out = M.score(
+        "binary",
+        y,
+        np.linspace(0, 1, 20),
+        names=["roc_auc", "accuracy"],
+        n_classes=2,
+        threshold=0.5,
+        n_boot=20,
+        confidence=0.95,
+        seed=0,
+    )
+    assert out["roc_auc"] == {"value": None, "low": None, "high": None}
+    assert out["accuracy"]["value"] == 0.5
+
+
+def test_group_bootstrap_draws_whole_groups():
+    groups = np.repeat(np.arange(5), 3)
+    w = M.bootstrap_weights(15, 50, seed=0, groups=groups)
+    per_group = w.reshape(50, 5, 3)
+    assert (per_group == per_group[:, :, :1]).all()  # rows of one group share a count
+    assert (w.sum(axis=1) == 15).all()
+
+
+def test_baselines_majority_and_logistic():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    y = (x[:, 0] > 0).astype(int)
+    out = M.baselines("binary", x, y, x, seed=0)
+    assert set(out) == {"majority", "logistic"}
+    assert np.allclose(out["majority"], y.mean())
+    assert skm.roc_auc_score(y, out["logistic"]) > 0.95

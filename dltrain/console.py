@@ -6,6 +6,8 @@ and from the training callback) writes to the terminal.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,8 +16,11 @@ from rich.table import Table
 
 from dltrain.errors import DltrainError
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Rich falls back to 80 columns when output is not a terminal (a pipe, a log file,
+# CI); metric tables with confidence intervals need more to stay readable there.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+out = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
 
 
 def info(message: str) -> None:

@@ -152,6 +152,15 @@ def build(config: ExperimentConfig, source: Path, sha: str):
     frame, columns = load_labelled(config, source)
     target = frame[cfg.target]
     task = tabular.infer_task(target, cfg.task)
+    if task == "regression":  # every bad target now, by file line, not per split later
+        try:
+            tabular.numeric_values(frame, (cfg.target,), source)
+        except DataError as exc:
+            raise DataError(
+                f"the regression target {cfg.target!r} needs a finite number in every row; fix "
+                "these values, or set data.task to a classification task:",
+                details=exc.details,
+            ) from None
     classes: list[str] = []
     labels = None
     if task != "regression":

@@ -78,13 +78,6 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
         else:
             _check_header(source, cfg)
             frame = pd.read_csv(source, sep=cfg.delimiter, encoding=cfg.encoding)
-            if not isinstance(frame.index, pd.RangeIndex):  # pandas took extra fields as index
-                raise DataError(
-                    f"every data row has {frame.index.nlevels} more field(s) than the header "
-                    f"({frame.shape[1]} names), so the columns would be shifted. Remove the "
-                    "delimiter at the end of each line, or add the missing name(s) to the header",
-                    where=f"{source}:2",
-                )
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -121,7 +114,10 @@ def _check_header(source: Path, cfg: TabularData) -> None:
         source,
         sep=cfg.delimiter,
         encoding=cfg.encoding,
-        nrows=1,  # the header line itself as a data row (nrows=0 reads no names)
+        # The header line as a data row (nrows=0 would read no names), and the first data
+        # row: when it has more fields than the header this is a ParserError, where pandas
+        # would otherwise silently take the extra leading field(s) as the index.
+        nrows=2,
         header=None,
         dtype=str,
         keep_default_na=False,

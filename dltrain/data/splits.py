@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dltrain.config.data import ColumnSplit, GroupSplit, RandomSplit, StratifiedSplit
+from dltrain.data.tabular import plain
 from dltrain.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -122,7 +123,8 @@ def _from_column(method: ColumnSplit, column: pd.Series, where_row) -> dict[str,
     unknown = np.flatnonzero((~text.isin(list(mapping))).fillna(True).to_numpy())
     if len(unknown):
         lines = [
-            f"{where_row(i)}: column {method.column!r} has {column.iloc[i]!r}" for i in unknown[:20]
+            f"{where_row(i)}: column {method.column!r} has {plain(column.iloc[i])!r}"
+            for i in unknown[:20]
         ]
         raise DataError(
             f"{len(unknown)} row(s) have a split value other than "

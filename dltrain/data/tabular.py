@@ -49,6 +49,11 @@ def row_where(source: Path, index: int) -> str:
     return f"{source}:{index + 2}"  # line 1 is the header
 
 
+def plain(value):
+    """A cell value as it should read in a message: inf, 3, 'x' (not np.float64(inf))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.DataFrame:
     """Reads a CSV or Parquet file into a DataFrame; every failure is a `DataError`.
 
@@ -230,9 +235,9 @@ def numeric_values(frame: pd.DataFrame, columns: tuple[str, ...], source: Path) 
             wrong = values.isna() & text.notna() & (text != "")
         infinite = np.isinf(values.to_numpy())
         for i in np.flatnonzero(wrong.to_numpy()):
-            bad.append((i, name, column.iloc[i], "is not a number"))
+            bad.append((i, name, plain(column.iloc[i]), "is not a number"))
         for i in np.flatnonzero(infinite):
-            bad.append((i, name, column.iloc[i], "is infinite"))
+            bad.append((i, name, plain(column.iloc[i]), "is infinite"))
         out[name] = values.where(~np.isinf(values), np.nan)
     if bad:
         bad.sort()

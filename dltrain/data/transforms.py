@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from dltrain.config.data import TabularData
-from dltrain.data.tabular import MAX_LISTED, Columns, class_labels, numeric_values, row_where
+from dltrain.data.tabular import (
+    MAX_LISTED,
+    Columns,
+    class_labels,
+    numeric_values,
+    plain,
+    row_where,
+)
 from dltrain.errors import DataError, RunError
 
 MISSING_CATEGORY = "(missing)"
@@ -138,7 +145,7 @@ class TabularTransform:
                     f"{len(bad)} target value(s) are not finite numbers (regression needs one "
                     "per row):",
                     details=[
-                        f"{row_where(source, i)}: {self.target!r} = {column.iloc[i]!r}"
+                        f"{row_where(source, i)}: {self.target!r} = {plain(column.iloc[i])!r}"
                         for i in bad[:MAX_LISTED]
                     ],
                 )
@@ -153,7 +160,8 @@ class TabularTransform:
                 f"{len(unknown)} row(s) have a {self.target!r} value that is not one of the "
                 f"trained classes ({', '.join(self.classes)}):",
                 details=[
-                    f"{row_where(source, i)}: {column.iloc[i]!r}" for i in unknown[:MAX_LISTED]
+                    f"{row_where(source, i)}: {plain(column.iloc[i])!r}"
+                    for i in unknown[:MAX_LISTED]
                 ],
             )
         return codes.to_numpy(dtype="int32")

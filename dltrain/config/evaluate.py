@@ -4,23 +4,119 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from dltrain.config.base import Section
+from dltrain.config.base import Section, tagged_union
 
-ClassificationMetric = Literal["accuracy", "balanced_accuracy", "roc_auc", "f1"]
-RegressionMetric = Literal["mae", "rmse", "r2"]
-CLASSIFICATION_METRICS: tuple[str, ...] = ClassificationMetric.__args__
-REGRESSION_METRICS: tuple[str, ...] = RegressionMetric.__args__
+Metric = Literal[
+    "accuracy",
+    "balanced_accuracy",
+    "roc_auc",
+    "pr_auc",
+    "f1",
+    "sensitivity",
+    "specificity",
+    "ppv",
+    "npv",
+    "brier",
+    "mae",
+    "rmse",
+    "r2",
+    "bias",
+    "loa_low",
+    "loa_high",
+]
+BINARY_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "roc_auc",
+    "pr_auc",
+    "f1",
+    "sensitivity",
+    "specificity",
+    "ppv",
+    "npv",
+    "brier",
+)
+MULTICLASS_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1", "brier")
+REGRESSION_METRICS = ("mae", "rmse", "r2", "bias", "loa_low", "loa_high")
+TASK_METRICS = {
+    "binary": BINARY_METRICS,
+    "multiclass": MULTICLASS_METRICS,
+    "regression": REGRESSION_METRICS,
+}
+
+
+Target = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class FixedThreshold(Section):
+    """A threshold given by you, e.g. from a clinical guideline."""
+
+    rule: Literal["fixed"] = "fixed"
+    value: Target = 0.5
+    """Decision threshold on the positive-class probability. Defaults to 0.5."""
+
+
+class YoudenThreshold(Section):
+    """The threshold maximising sensitivity + specificity - 1 on validation."""
+
+    rule: Literal["youden"] = "youden"
+
+
+class MaxF1Threshold(Section):
+    """The threshold maximising F1 on validation."""
+
+    rule: Literal["max_f1"] = "max_f1"
+
+
+class SensitivityThreshold(Section):
+    """The most specific threshold whose validation sensitivity reaches `target` (screening)."""
+
+    rule: Literal["sensitivity"] = "sensitivity"
+    target: Target = 0.9
+    """Sensitivity to reach on validation. Defaults to 0.9."""
+
+
+class SpecificityThreshold(Section):
+    """The most sensitive threshold whose validation specificity reaches `target`."""
+
+    rule: Literal["specificity"] = "specificity"
+    target: Target = 0.9
+    """Specificity to reach on validation. Defaults to 0.9."""
+
+
+def _number_is_fixed(value):
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"rule": "fixed", "value": value}
+    return value
+
+
+ThresholdConfig = Annotated[
+    tagged_union(
+        "rule",
+        FixedThreshold,
+        YoudenThreshold,
+        MaxF1Threshold,
+        SensitivityThreshold,
+        SpecificityThreshold,
+        default="fixed",
+    ),
+    BeforeValidator(_number_is_fixed),
+]
 
 
 class EvaluateConfig(Section):
     """How the model is judged on validation and, once, on test."""
 
-    metrics: list[ClassificationMetric | RegressionMetric] | None = None
-    """Metrics to report. Defaults to all metrics that apply to the task."""
-    threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
-    """Decision threshold on the positive-class probability (binary tasks). Defaults to 0.5."""
+    metrics: list[Metric] | None = None
+    """Metrics to report. Defaults to all metrics that apply to the task (binary:
+    accuracy, balanced_accuracy, roc_auc, pr_auc, f1, sensitivity, specificity, ppv, npv,
+    brier; multiclass: the same without the four one-class rates, which are reported per
+    class; regression: mae, rmse, r2 and the Bland-Altman bias and limits of agreement)."""
+    threshold: ThresholdConfig = FixedThreshold()
+    """How the binary decision threshold is chosen: on the validation split, then frozen
+    and applied unchanged to test. A number means a fixed threshold. Defaults to 0.5."""
     bootstrap: Annotated[int, Field(ge=10, le=100_000)] = 1000
     """Bootstrap resamples behind every 95% confidence interval. Defaults to 1000."""
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95

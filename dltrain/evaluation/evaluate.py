@@ -17,8 +17,8 @@ from dltrain.data import tabular
 from dltrain.data.cache import sha256_file, split_hash
 from dltrain.data.transforms import TabularTransform
 from dltrain.errors import DataError, RunError, UsageError
-from dltrain.evaluation import metrics as M
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
+from dltrain.evaluation.scoring import score_split
 
 
 class FinishedRun:
@@ -101,7 +101,7 @@ def evaluate_run(run_id: str, data: Path | None = None) -> dict:
     groups = frame[group].astype(str).to_numpy() if group and group in frame.columns else None
     ev = run.config.evaluate
     threshold = run.metrics.get("threshold") or 0.5
-    names = [n for n in (ev.metrics or M.default_metrics(t.task)) if n in M.default_metrics(t.task)]
+    scored = score_split(run.config, t.task, t.classes, threshold, y, scores, groups, 2)
     result = {
         "task": t.task,
         "data": label,
@@ -110,18 +110,8 @@ def evaluate_run(run_id: str, data: Path | None = None) -> dict:
         "positive_class": run.metrics.get("positive_class"),
         "bootstrap": ev.bootstrap,
         "confidence": ev.confidence,
-        "test": M.score(
-            t.task,
-            y,
-            scores,
-            names=names,
-            n_classes=len(t.classes),
-            threshold=threshold,
-            n_boot=ev.bootstrap,
-            confidence=ev.confidence,
-            seed=run.config.seed + 2,
-            groups=groups,
-        ),
+        "test": scored["metrics"],
+        **{k: {"test": v} for k, v in scored.items() if k != "metrics"},
     }
     out_name = "test" if data is None else Path(data).stem
     runs.write_json(run.dir / "evaluations" / f"{_safe_name(out_name)}.json", result)

@@ -13,13 +13,16 @@ from collections.abc import Callable
 import numpy as np
 from sklearn import metrics as skm
 
-from dltrain.config.evaluate import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from dltrain.config.evaluate import TASK_METRICS
 
 HEADLINE = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}
+PER_CLASS = ("sensitivity", "specificity", "ppv", "npv", "f1")
+LOWER_IS_BETTER = {"brier", "mae", "rmse"}
+NO_DIRECTION = {"bias", "loa_low", "loa_high"}  # Bland-Altman: describe, not rank
 
 
 def default_metrics(task: str) -> list[str]:
-    return list(REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS)
+    return list(TASK_METRICS[task])
 
 
 def decisions(task: str, scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -29,34 +32,84 @@ def decisions(task: str, scores: np.ndarray, threshold: float) -> np.ndarray:
     return np.argmax(scores, axis=1)
 
 
+def _limits(y, p, sign: float) -> float:
+    diff = np.asarray(p, dtype="float64") - np.asarray(y, dtype="float64")
+    return float(diff.mean() + sign * 1.96 * diff.std(ddof=1))
+
+
 def metric_functions(task: str, n_classes: int, threshold: float) -> dict[str, Callable]:
-    """name → f(y_true, scores); scores are probabilities, or predicted values for regression."""
+    """name → f(y_true, scores) by scikit-learn; scores are probabilities or predicted values."""
     if task == "regression":
         return {
             "mae": skm.mean_absolute_error,
             "rmse": lambda y, p: float(np.sqrt(skm.mean_squared_error(y, p))),
             "r2": skm.r2_score,
+            "bias": lambda y, p: float(np.mean(np.asarray(p) - np.asarray(y))),
+            "loa_low": lambda y, p: _limits(y, p, -1.0),
+            "loa_high": lambda y, p: _limits(y, p, +1.0),
         }
 
     def on_classes(fn, **kw):
         return lambda y, s: fn(y, decisions(task, s, threshold), **kw)
 
     labels = list(range(n_classes))
-    if task == "binary":
-        auc = skm.roc_auc_score
-        f1 = on_classes(skm.f1_score, pos_label=1, zero_division=0.0)
-    else:
-
-        def auc(y, s):
-            return skm.roc_auc_score(y, s, multi_class="ovr", average="macro", labels=labels)
-
-        f1 = on_classes(skm.f1_score, average="macro", labels=labels, zero_division=0.0)
-    return {
+    nan = float("nan")
+    out = {
         "accuracy": on_classes(skm.accuracy_score),
         "balanced_accuracy": on_classes(skm.balanced_accuracy_score),
-        "roc_auc": auc,
-        "f1": f1,
     }
+    if task == "binary":
+        out.update(
+            roc_auc=skm.roc_auc_score,
+            pr_auc=skm.average_precision_score,
+            f1=on_classes(skm.f1_score, pos_label=1, zero_division=nan),
+            sensitivity=on_classes(skm.recall_score, pos_label=1, zero_division=nan),
+            specificity=on_classes(skm.recall_score, pos_label=0, zero_division=nan),
+            ppv=on_classes(skm.precision_score, pos_label=1, zero_division=nan),
+            npv=on_classes(skm.precision_score, pos_label=0, zero_division=nan),
+            brier=skm.brier_score_loss,
+        )
+        return out
+    onehot = np.eye(n_classes)
+    out.update(
+        roc_auc=lambda y, s: skm.roc_auc_score(
+            y, s, multi_class="ovr", average="macro", labels=labels
+        ),
+        pr_auc=lambda y, s: skm.average_precision_score(onehot[y], s, average="macro"),
+        f1=on_classes(skm.f1_score, average="macro", labels=labels, zero_division=0.0),
+        brier=lambda y, s: skm.brier_score_loss(y, s, labels=labels),
+    )
+    return out
+
+
+def per_class(y: np.ndarray, scores: np.ndarray, task: str, threshold: float, classes: list[str]):
+    """One-vs-rest sensitivity, specificity, PPV, NPV, F1 and support per class (scikit-learn)."""
+    pred = decisions(task, scores, threshold)
+    labels = list(range(len(classes)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mcm = skm.multilabel_confusion_matrix(y, pred, labels=labels)
+        precision, recall, f1, support = skm.precision_recall_fscore_support(
+            y, pred, labels=labels, zero_division=np.nan
+        )
+    out = {}
+    for i, name in enumerate(classes):
+        (tn, fp), (fn, tp) = mcm[i]
+        out[name] = {
+            "sensitivity": _num(recall[i]),
+            "specificity": _num(tn / (tn + fp) if tn + fp else np.nan),
+            "ppv": _num(precision[i]),
+            "npv": _num(tn / (tn + fn) if tn + fn else np.nan),
+            "f1": _num(f1[i]),
+            "support": int(support[i]),
+        }
+    return out
+
+
+def confusion(y: np.ndarray, scores: np.ndarray, task: str, threshold: float, n_classes: int):
+    """Confusion matrix (rows: true class, columns: predicted), scikit-learn."""
+    pred = decisions(task, scores, threshold)
+    return skm.confusion_matrix(y, pred, labels=list(range(n_classes))).tolist()
 
 
 def bootstrap_weights(n: int, n_boot: int, seed: int, groups: np.ndarray | None = None):
@@ -145,47 +198,92 @@ def _weighted_auc(weights, positive: np.ndarray, s: np.ndarray) -> np.ndarray:
     return auc
 
 
+def _weighted_ap(weights, positive: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Weighted average precision (step-wise PR-AUC, as scikit-learn) for each resample."""
+    levels, inverse = np.unique(-s, return_inverse=True)  # descending scores
+    k = len(levels)
+    pos = _sum_by(weights * positive, inverse, k)
+    neg = _sum_by(weights * (1 - positive), inverse, k)
+    tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    total = tp[:, -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        ap = (pos / total * precision).sum(axis=1)
+    ap[total[:, 0] == 0] = np.nan
+    return ap
+
+
+def _ratio(num, den):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
 def weighted_metrics(task, y, scores, weights, names, n_classes, threshold) -> dict:
     """Each named metric for every row of `weights` (one bootstrap resample per row)."""
-    out = {}
     total = weights.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if task == "regression":
-            err = scores - y
-            mean_y = (weights * y).sum(axis=1) / total
-            sse = (weights * err**2).sum(axis=1)
-            sst = (weights * (y[None, :] - mean_y[:, None]) ** 2).sum(axis=1)
-            table = {
-                "mae": lambda: (weights * np.abs(err)).sum(axis=1) / total,
-                "rmse": lambda: np.sqrt(sse / total),
-                "r2": lambda: np.where(sst > 0, 1 - sse / sst, np.nan),
-            }
-            return {name: table[name]() for name in names}
-        c = n_classes
-        pred = decisions(task, scores, threshold)
-        conf = _sum_by(weights, y.astype("int64") * c + pred, c * c).reshape(-1, c, c)
-        tp = np.diagonal(conf, axis1=1, axis2=2)
-        support = conf.sum(axis=2)
-        predicted = conf.sum(axis=1)
-        f1_c = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
-        for name in names:
-            if name == "accuracy":
-                out[name] = tp.sum(axis=1) / total
-            elif name == "balanced_accuracy":
-                recall = np.where(support > 0, tp / np.where(support > 0, support, 1), np.nan)
-                out[name] = np.nanmean(recall, axis=1)
-            elif name == "f1":
-                out[name] = f1_c[:, 1] if task == "binary" else f1_c.mean(axis=1)
-            elif name == "roc_auc":
-                if task == "binary":
-                    out[name] = _weighted_auc(weights, (y == 1).astype("float64"), scores)
-                else:
-                    per_class = [
-                        _weighted_auc(weights, (y == k).astype("float64"), scores[:, k])
-                        for k in range(c)
-                    ]
-                    out[name] = np.mean(per_class, axis=0)
-    return out
+    if task == "regression":
+        err = scores - y
+        mean_y = (weights * y).sum(axis=1) / total
+        sse = (weights * err**2).sum(axis=1)
+        sst = (weights * (y[None, :] - mean_y[:, None]) ** 2).sum(axis=1)
+        bias = (weights * err).sum(axis=1) / total
+        sd = np.sqrt(_ratio((weights * (err[None, :] - bias[:, None]) ** 2).sum(axis=1), total - 1))
+        table = {
+            "mae": lambda: (weights * np.abs(err)).sum(axis=1) / total,
+            "rmse": lambda: np.sqrt(sse / total),
+            "r2": lambda: _ratio(sst - sse, sst),
+            "bias": lambda: bias,
+            "loa_low": lambda: bias - 1.96 * sd,
+            "loa_high": lambda: bias + 1.96 * sd,
+        }
+        return {name: table[name]() for name in names}
+    c = n_classes
+    pred = decisions(task, scores, threshold)
+    conf = _sum_by(weights, y.astype("int64") * c + pred, c * c).reshape(-1, c, c)
+    tp = np.diagonal(conf, axis1=1, axis2=2)
+    support = conf.sum(axis=2)
+    predicted = conf.sum(axis=1)
+    onehot = np.eye(c)[y.astype("int64")]
+    positive = onehot[:, 1] if task == "binary" else None
+
+    def auc():
+        if task == "binary":
+            return _weighted_auc(weights, positive, scores)
+        return np.mean(
+            [_weighted_auc(weights, onehot[:, k], scores[:, k]) for k in range(c)], axis=0
+        )
+
+    def ap():
+        if task == "binary":
+            return _weighted_ap(weights, positive, scores)
+        return np.mean(
+            [_weighted_ap(weights, onehot[:, k], scores[:, k]) for k in range(c)], axis=0
+        )
+
+    def brier():
+        probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
+        per_row = ((probs - onehot) ** 2).sum(axis=1)
+        if task == "binary":
+            per_row = per_row / 2  # scikit-learn's binary Brier: (p - y)^2
+        return (weights * per_row).sum(axis=1) / total
+
+    f1_c = _ratio(2 * tp, support + predicted)
+    tn = total[:, None] - support - predicted + tp
+    table = {
+        "accuracy": lambda: tp.sum(axis=1) / total,
+        "balanced_accuracy": lambda: np.nanmean(_ratio(tp, support), axis=1),
+        "roc_auc": auc,
+        "pr_auc": ap,
+        "brier": brier,
+        "f1": lambda: f1_c[:, 1] if task == "binary" else np.nan_to_num(f1_c).mean(axis=1),
+        "sensitivity": lambda: _ratio(tp, support)[:, 1],
+        "specificity": lambda: _ratio(tn, tn + predicted - tp)[:, 1],
+        "ppv": lambda: _ratio(tp, predicted)[:, 1],
+        "npv": lambda: _ratio(tn, tn + support - tp)[:, 1],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {name: table[name]() for name in names}
 
 
 def _safe(fn, y, s) -> float:

@@ -20,6 +20,8 @@ from dltrain.data.cache import Processed, preprocess
 from dltrain.errors import ConfigError, DivergedError, DltrainError, InterruptedRun
 from dltrain.evaluation import metrics as M
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
+from dltrain.evaluation.scoring import metric_names, score_split
+from dltrain.evaluation.threshold import choose_threshold
 from dltrain.models import InputSpec, OutputSpec, build_model
 
 COMPILED_METRICS = {
@@ -67,7 +69,8 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
     """
     data = preprocess(config)
     task = data.manifest["task"]
-    monitor_of(config, task)  # a bad monitor is a config error before any run exists
+    monitor_of(config, task)  # bad monitor or metrics: config errors before any run exists
+    metric_names(config, task)
     run_id, run_dir = runs.create_run(config.name)
     with runs.RunLock(run_dir):
         runs.set_status(run_dir, "running", pid=os.getpid())
@@ -190,45 +193,41 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
     _save_model(best, run_dir / "model.keras")
 
     ev = config.evaluate
-    names = ev.metrics or M.default_metrics(task)
-    names = [n for n in names if n in M.default_metrics(task)]
-    results = {
-        "task": task,
-        "classes": manifest["classes"],
-        "positive_class": manifest["positive_class"],
-        "threshold": ev.threshold if task == "binary" else None,
-        "monitor": monitor,
-        "bootstrap": ev.bootstrap,
-        "confidence": ev.confidence,
-    }
-    y_val_u, y_test_u = y_val, y_test
+    classes = manifest["classes"]
     s_val, s_test = model_scores(best, x_val), model_scores(best, x_test)
+    y_val_u, y_test_u = y_val, y_test
     if task == "regression":
         y_val_u, y_test_u = transform.target_values(y_val), transform.target_values(y_test)
         s_val, s_test = transform.target_values(s_val), transform.target_values(s_test)
-
-    def scored(y, s, seed_offset, g):
-        return M.score(
-            task,
-            y,
-            s,
-            names=names,
-            n_classes=n_classes,
-            threshold=ev.threshold,
-            n_boot=ev.bootstrap,
-            confidence=ev.confidence,
-            seed=config.seed + seed_offset,
-            groups=g,
-        )
-
-    results["val"] = scored(y_val_u, s_val, 1, val_split.groups)
-    results["test"] = scored(y_test_u, s_test, 2, test_split.groups)  # the one look at test
+    operating_point = choose_threshold(ev.threshold, y_val, s_val) if task == "binary" else None
+    threshold = operating_point["value"] if operating_point else 0.5
+    results = {
+        "task": task,
+        "classes": classes,
+        "positive_class": manifest["positive_class"],
+        "threshold": operating_point["value"] if operating_point else None,
+        "operating_point": operating_point,
+        "monitor": monitor,
+        "bootstrap": ev.bootstrap,
+        "confidence": ev.confidence,
+        "n": {"train": int(len(y_train)), "val": int(len(y_val)), "test": int(len(y_test))},
+    }
+    val = score_split(config, task, classes, threshold, y_val_u, s_val, val_split.groups, 1)
+    # the one look at test: after the model and its threshold are frozen
+    test = score_split(config, task, classes, threshold, y_test_u, s_test, test_split.groups, 2)
     y_fit = transform.target_values(y_train) if task == "regression" else y_train
-    results["baselines"] = {
-        name: scored(y_test_u, s, 2, test_split.groups)
+    baselines = {
+        name: score_split(config, task, classes, threshold, y_test_u, s, test_split.groups, 2)
         for name, s in M.baselines(task, x_train, y_fit, x_test, config.seed).items()
     }
-    results["n"] = {"train": int(len(y_train)), "val": int(len(y_val)), "test": int(len(y_test))}
+    results.update(
+        val=val["metrics"],
+        test=test["metrics"],
+        baselines={name: b["metrics"] for name, b in baselines.items()},
+    )
+    if task != "regression":
+        results["per_class"] = {"val": val["per_class"], "test": test["per_class"]}
+        results["confusion"] = {"val": val["confusion"], "test": test["confusion"]}
     runs.write_json(run_dir / "metrics.json", results)
     write_predictions(
         run_dir / "predictions" / "test.csv",
@@ -237,8 +236,8 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
         y_test_u,
         s_test,
         task,
-        manifest["classes"],
-        ev.threshold,
+        classes,
+        threshold,
     )
     return results
 

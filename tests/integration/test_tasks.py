@@ -25,6 +25,8 @@ def test_multiclass(workdir, cli):
     m = _metrics(workdir, "demo-1")
     assert m["task"] == "multiclass" and m["classes"] == ["high", "low", "mid"]
     assert m["threshold"] is None
+    assert set(m["per_class"]["test"]) == {"high", "low", "mid"}
+    assert np.array(m["confusion"]["test"]).sum() == m["n"]["test"]
     assert set(m["baselines"]) == {"majority", "logistic"}
 
 
@@ -43,7 +45,10 @@ def test_regression_in_target_units(workdir, cli):
     )
     assert result.exit_code == 0, result.output
     m = _metrics(workdir, "demo-1")
-    assert set(m["test"]) == {"mae", "rmse", "r2"}
+    assert set(m["test"]) == {"mae", "rmse", "r2", "bias", "loa_low", "loa_high"}
+    assert (
+        m["test"]["loa_low"]["value"] < m["test"]["bias"]["value"] < m["test"]["loa_high"]["value"]
+    )
     assert m["test"]["r2"]["value"] > 0.5
     assert m["baselines"]["mean"]["r2"]["value"] < 0.1
     # the target's scale is restored: an MAE in the table's own units (target std ≈ 3.6)

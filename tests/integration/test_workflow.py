@@ -69,9 +69,27 @@ def test_metrics_have_intervals_and_baselines(trained):
     m = json.loads((root / "runs" / "demo-1" / "metrics.json").read_text())
     assert m["task"] == "binary" and m["positive_class"] == "sick"
     for split in ("val", "test"):
-        assert set(m[split]) == {"accuracy", "balanced_accuracy", "roc_auc", "f1"}
+        assert set(m[split]) == {
+            "accuracy",
+            "balanced_accuracy",
+            "roc_auc",
+            "pr_auc",
+            "f1",
+            "sensitivity",
+            "specificity",
+            "ppv",
+            "npv",
+            "brier",
+        }
         for v in m[split].values():
             assert v["low"] <= v["value"] <= v["high"]
+    assert m["operating_point"] == {
+        "rule": "fixed",
+        "chosen_on": "config",
+        "value": 0.5,
+        "val_sensitivity": m["operating_point"]["val_sensitivity"],
+        "val_specificity": m["operating_point"]["val_specificity"],
+    }
     assert m["test"]["roc_auc"]["value"] > 0.8  # the table is learnable
     assert m["baselines"]["majority"]["roc_auc"]["value"] == 0.5
     assert m["n"]["train"] + m["n"]["val"] + m["n"]["test"] == 120

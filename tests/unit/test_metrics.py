@@ -21,24 +21,44 @@ def _data(task, n=150, seed=0):
 
 
 def _sklearn(task, name, y, s, w):
+    """The reference: scikit-learn's metric with the bootstrap counts as sample weights."""
     if task == "regression":
+        d = s - y
+        bias = np.average(d, weights=w)
+        sd = np.sqrt(np.sum(w * (d - bias) ** 2) / (w.sum() - 1))
         return {
             "mae": skm.mean_absolute_error(y, s, sample_weight=w),
             "rmse": np.sqrt(skm.mean_squared_error(y, s, sample_weight=w)),
             "r2": skm.r2_score(y, s, sample_weight=w),
+            "bias": bias,
+            "loa_low": bias - 1.96 * sd,
+            "loa_high": bias + 1.96 * sd,
         }[name]
     pred = (s >= 0.5).astype(int) if task == "binary" else s.argmax(1)
-    if name == "accuracy":
-        return skm.accuracy_score(y, pred, sample_weight=w)
-    if name == "balanced_accuracy":
-        return skm.balanced_accuracy_score(y, pred, sample_weight=w)
-    if name == "f1":
-        if task == "binary":
-            return skm.f1_score(y, pred, sample_weight=w)
-        return skm.f1_score(y, pred, average="macro", sample_weight=w, labels=[0, 1, 2])
+    labels = [0, 1, 2]
     if task == "binary":
-        return skm.roc_auc_score(y, s, sample_weight=w)
-    return skm.roc_auc_score(y, s, sample_weight=w, multi_class="ovr", labels=[0, 1, 2])
+        return {
+            "accuracy": lambda: skm.accuracy_score(y, pred, sample_weight=w),
+            "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, pred, sample_weight=w),
+            "roc_auc": lambda: skm.roc_auc_score(y, s, sample_weight=w),
+            "pr_auc": lambda: skm.average_precision_score(y, s, sample_weight=w),
+            "f1": lambda: skm.f1_score(y, pred, sample_weight=w),
+            "sensitivity": lambda: skm.recall_score(y, pred, sample_weight=w),
+            "specificity": lambda: skm.recall_score(y, pred, pos_label=0, sample_weight=w),
+            "ppv": lambda: skm.precision_score(y, pred, sample_weight=w),
+            "npv": lambda: skm.precision_score(y, pred, pos_label=0, sample_weight=w),
+            "brier": lambda: skm.brier_score_loss(y, s, sample_weight=w),
+        }[name]()
+    return {
+        "accuracy": lambda: skm.accuracy_score(y, pred, sample_weight=w),
+        "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, pred, sample_weight=w),
+        "roc_auc": lambda: skm.roc_auc_score(
+            y, s, sample_weight=w, multi_class="ovr", labels=labels
+        ),
+        "pr_auc": lambda: skm.average_precision_score(np.eye(3)[y], s, sample_weight=w),
+        "f1": lambda: skm.f1_score(y, pred, average="macro", sample_weight=w, labels=labels),
+        "brier": lambda: skm.brier_score_loss(y, s, sample_weight=w, labels=labels),
+    }[name]()
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
@@ -86,6 +106,15 @@ def test_undefined_metric_is_none_not_a_crash():
     )
     assert out["roc_auc"] == {"value": None, "low": None, "high": None}
     assert out["accuracy"]["value"] == 0.5
+
+
+def test_per_class_and_confusion():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    s = np.eye(3)[[0, 1, 1, 1, 2, 0]]
+    pc = M.per_class(y, s, "multiclass", 0.5, ["a", "b", "c"])
+    assert pc["a"]["sensitivity"] == 0.5 and pc["b"]["ppv"] == pytest.approx(2 / 3)
+    assert pc["c"]["specificity"] == 1.0 and pc["a"]["support"] == 2
+    assert M.confusion(y, s, "multiclass", 0.5, 3) == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
 
 
 def test_group_bootstrap_draws_whole_groups():

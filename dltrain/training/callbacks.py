@@ -59,3 +59,15 @@ class DivergenceGuard(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)) and self.where is None:
             self.where = (epoch + 1, 0)
             self.model.stop_training = True
+
+
+class SignalStop(keras.callbacks.Callback):
+    """Ends training after the current step once a stop was requested (SIGINT/SIGTERM)."""
+
+    def __init__(self, requested):
+        super().__init__()
+        self.requested = requested
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested():
+            self.model.stop_training = True

@@ -40,7 +40,44 @@ class TrainResult:
 
 
 class Terminated(KeyboardInterrupt):
-    """Raised by the SIGTERM handler so that SIGTERM is handled like Ctrl-C."""
+    """Raised for SIGTERM so that it is handled like Ctrl-C."""
+
+
+class StopSignals:
+    """SIGINT/SIGTERM handling for the length of a run.
+
+    While Keras is fitting (`fitting` is True), a signal only sets `received`: the
+    `SignalStop` callback ends training after the current step, so the step
+    finishes and nothing is interrupted inside TensorFlow. Outside fitting, or
+    on a second signal, it raises at once (Terminated for SIGTERM,
+    KeyboardInterrupt for SIGINT).
+    """
+
+    def __init__(self):
+        self.received: int | None = None
+        self.fitting = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        if self.fitting and self.received is None:
+            self.received = signum
+            return
+        self.received = signum
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def check(self) -> None:
+        """Raises the pending signal's exception, once fitting has stopped for it."""
+        if self.received is not None:
+            raise Terminated() if self.received == signal.SIGTERM else KeyboardInterrupt()
 
 
 def monitor_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
@@ -74,9 +111,9 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
     run_id, run_dir = runs.create_run(config.name)
     with runs.RunLock(run_dir):
         runs.set_status(run_dir, "running", pid=os.getpid())
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
-            metrics = _train_in(run_dir, config, data, argv)
+            with StopSignals() as stop:
+                metrics = _train_in(run_dir, config, data, argv, stop)
         except DivergedError as exc:
             runs.set_status(run_dir, "diverged", message=str(exc))
             raise
@@ -97,17 +134,13 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
         except BaseException as exc:
             runs.set_status(run_dir, "failed", message=f"{type(exc).__name__}: {exc}")
             raise
-        finally:
-            signal.signal(signal.SIGTERM, previous)
         runs.set_status(run_dir, "completed")
     return TrainResult(run_id, run_dir, metrics)
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated()
-
-
-def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: list[str]) -> dict:
+def _train_in(
+    run_dir: Path, config: ExperimentConfig, data: Processed, argv: list[str], stop: StopSignals
+) -> dict:
     import keras
 
     manifest = data.manifest
@@ -156,6 +189,7 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
         ),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
         guard,
+        _signal_stop(stop),
         _progress(config.train.epochs, run_dir.name),
     ]
     es = config.train.early_stopping
@@ -169,6 +203,7 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
     from dltrain.data.pipeline import make_dataset
 
     batch = config.train.batch_size
+    stop.fitting = True
     model.fit(
         make_dataset(x_train, y_train, batch, shuffle=True, seed=config.seed),
         validation_data=make_dataset(x_val, y_val, batch),
@@ -178,6 +213,8 @@ def _train_in(run_dir: Path, config: ExperimentConfig, data: Processed, argv: li
         shuffle=False,  # the training dataset reshuffles itself each epoch, seeded
         verbose=0,
     )
+    stop.fitting = False
+    stop.check()
     if guard.where is not None:
         epoch, step = guard.where
         place = f"epoch {epoch}, step {step}" if step else f"epoch {epoch} (validation)"
@@ -246,6 +283,12 @@ def _callbacks_guard():
     from dltrain.training.callbacks import DivergenceGuard
 
     return DivergenceGuard()
+
+
+def _signal_stop(stop: StopSignals):
+    from dltrain.training.callbacks import SignalStop
+
+    return SignalStop(lambda: stop.received is not None)
 
 
 def _progress(epochs: int, name: str):

@@ -266,16 +266,20 @@ def _train_in(
         results["per_class"] = {"val": val["per_class"], "test": test["per_class"]}
         results["confusion"] = {"val": val["confusion"], "test": test["confusion"]}
     runs.write_json(run_dir / "metrics.json", results)
-    write_predictions(
-        run_dir / "predictions" / "test.csv",
-        test_split.ids,
-        test_split.rows,
-        y_test_u,
-        s_test,
-        task,
-        classes,
-        threshold,
-    )
+    for name, split, y_u, s in (
+        ("val", val_split, y_val_u, s_val),
+        ("test", test_split, y_test_u, s_test),
+    ):
+        write_predictions(
+            run_dir / "predictions" / f"{name}.csv",
+            split.ids,
+            split.rows,
+            y_u,
+            s,
+            task,
+            classes,
+            threshold,
+        )
     return results
 
 

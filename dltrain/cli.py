@@ -74,6 +74,33 @@ def preprocess(
 
 @app.command()
 @handled
+def check(
+    config: ConfigArg,
+    set_: SetOpt = None,
+) -> None:
+    """Validate config and data, show the model's shapes, and run the sanity suite."""
+    from dltrain.config import load_config
+
+    cfg = load_config(config, set_)
+    _backend()
+    from dltrain.training.check import check as run_check
+    from dltrain.training.sanity import raise_on_failure
+
+    result = run_check(cfg)
+    _print_dataset(result.manifest, result.cache, result.hit)
+    trainable, frozen = result.params
+    console.table(
+        f"Model {cfg.model.architecture}: {trainable:,} trainable, {frozen:,} non-trainable "
+        "parameters",
+        ["layer", "type", "output shape", "parameters"],
+        [[n, t, s, f"{p:,}"] for n, t, s, p in result.layers],
+    )
+    _print_sanity(result.checks)
+    raise_on_failure(result.checks)
+
+
+@app.command()
+@handled
 def train(
     config: ConfigArg,
     set_: SetOpt = None,
@@ -94,6 +121,8 @@ def train(
         argv += ["--set", item]
     argv += ["--name", name] if name is not None else []
     result = run_train(cfg, argv)
+    if result.sanity:
+        _print_sanity(result.sanity)
     _print_metrics(result.metrics, f"Run {result.run_id}")
     console.info(f"Run folder: {result.run_dir}")
 
@@ -209,6 +238,23 @@ def _flag_baselines(metrics: dict) -> None:
             )
 
 
+def _print_sanity(checks) -> None:
+    colour = {"PASS": "green", "WARN": "yellow", "FAIL": "red", "INFO": "blue"}
+    rows = [
+        [
+            c.name,
+            f"[{colour[c.verdict]}]{c.verdict}[/]",
+            "" if c.value is None else c.value,
+            "" if c.expected is None else c.expected,
+            c.detail,
+        ]
+        for c in checks
+    ]
+    console.table(
+        "Sanity checks", ["check", "verdict", "value", "expected", "detail"], rows, markup=True
+    )
+
+
 def _print_dataset(manifest: dict, path: Path, hit: bool) -> None:
     split = manifest["split"]
     classes = manifest.get("classes") or []
@@ -228,6 +274,19 @@ def _print_dataset(manifest: dict, path: Path, hit: bool) -> None:
     )
     if manifest.get("missing_values"):
         console.info(f"Missing values (filled from train statistics): {manifest['missing_values']}")
+    audit = manifest.get("audit")
+    if audit:
+        across = audit["duplicates"]["across_splits"]["inputs"]
+        within = sum(audit["duplicates"]["within_split"].values())
+        found = [f"{across} input(s) in two splits" if across else "no input in two splits"]
+        if audit["groups"]:
+            n, column = audit["groups"]["in_several_splits"], audit["groups"]["column"]
+            found.append(f"{n or 'no'} {column!r} group(s) in two splits")
+        if within:
+            found.append(f"{within} repeated input(s) within a split")
+        console.info(f"Leakage audit: {'; '.join(found)}")
+        for warning in audit["warnings"]:
+            console.warn(warning)
     console.info(f"{'Cache hit' if hit else 'Written'}: {path}")
 
 

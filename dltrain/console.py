@@ -58,13 +58,16 @@ def table(
     rows: Iterable[Sequence[Any]],
     *,
     caption: str | None = None,
+    markup: bool = False,
 ) -> None:
-    """Prints a table; cells are converted with `str`."""
+    """Prints a table; cells are converted with `str` (and escaped unless `markup`)."""
+    rows = [[str(cell) for cell in row] for row in rows]
     t = Table(title=title, caption=caption, title_justify="left")
     for i, column in enumerate(columns):
-        t.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
+        numeric = all(_numberlike(row[i]) for row in rows if i < len(row))
+        t.add_column(column, justify="right" if numeric and i else "left", no_wrap=i == 0)
     for row in rows:
-        t.add_row(*(_escape(str(cell)) for cell in row))
+        t.add_row(*(cell if markup else _escape(cell) for cell in row))
     out.print(t)
 
 
@@ -81,6 +84,17 @@ def progress():
         console=out,
         transient=False,
     )
+
+
+def _numberlike(text: str) -> bool:
+    """Numbers, and numbers with a confidence interval, are right-aligned."""
+    head = text.split(" ", 1)[0].replace(",", "").replace("[", "").replace("]", "")
+    head = head.removeprefix("<").removeprefix(">")
+    try:
+        float(head or "0")
+    except ValueError:
+        return head in ("n/a", "")
+    return True
 
 
 def _escape(text: str) -> str:

@@ -69,6 +69,12 @@ class DivergedError(DltrainError, ArithmeticError):
     title = "Training diverged"
 
 
+class SanityError(DivergedError):
+    """A sanity check failed: training cannot make progress as set up (exit 5)."""
+
+    title = "Sanity check failed"
+
+
 class InterruptedRun(DltrainError):
     """The run was stopped by Ctrl-C (exit 130) or SIGTERM (exit 143)."""
 

@@ -71,5 +71,8 @@ class TrainConfig(Section):
     checkpoint (by this monitor, or by val_loss when null) becomes the final model."""
     class_weight: Literal["none", "balanced"] = "none"
     """"balanced" weights each class inversely to its frequency in the training split."""
+    sanity: bool = True
+    """Run the sanity suite (initial loss, overfit one batch, input-independent model,
+    baselines) before training and record it in the run. Defaults to True."""
     deterministic: bool = True
     """Make training bit-reproducible for a given seed (TensorFlow op determinism)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import shlex
@@ -17,19 +16,12 @@ import numpy as np
 from dltrain import __version__, runs
 from dltrain.config import ExperimentConfig, dump_config
 from dltrain.data.cache import Processed, preprocess
-from dltrain.errors import ConfigError, DivergedError, DltrainError, InterruptedRun
+from dltrain.errors import DivergedError, DltrainError, InterruptedRun, SanityError
 from dltrain.evaluation import metrics as M
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import metric_names, score_split
 from dltrain.evaluation.threshold import choose_threshold
-from dltrain.models import InputSpec, OutputSpec, build_model
-
-COMPILED_METRICS = {
-    "binary": ("auc", "accuracy"),
-    "multiclass": ("accuracy",),
-    "regression": ("mae", "rmse"),
-}
-HIGHER_IS_BETTER = {"auc", "accuracy"}
+from dltrain.training.setup import class_weights, monitor_of, new_model
 
 
 @dataclass(frozen=True)
@@ -37,6 +29,7 @@ class TrainResult:
     run_id: str
     run_dir: Path
     metrics: dict
+    sanity: list
 
 
 class Terminated(KeyboardInterrupt):
@@ -80,20 +73,6 @@ class StopSignals:
             raise Terminated() if self.received == signal.SIGTERM else KeyboardInterrupt()
 
 
-def monitor_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
-    """The validation quantity that picks the best epoch, and its mode (min/max)."""
-    es = config.train.early_stopping
-    monitor = es.monitor if es is not None else "val_loss"
-    available = ["val_loss"] + [f"val_{m}" for m in COMPILED_METRICS[task]]
-    if monitor not in available:
-        raise ConfigError(
-            f"train.early_stopping.monitor {monitor!r} is not measured for a {task} task; "
-            f"use one of {', '.join(available)}",
-            where=config.where("train.early_stopping.monitor"),
-        )
-    return monitor, "max" if monitor.removeprefix("val_") in HIGHER_IS_BETTER else "min"
-
-
 def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
     """Runs the whole training workflow and writes the run folder (DESIGN §4).
 
@@ -113,7 +92,10 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
         runs.set_status(run_dir, "running", pid=os.getpid())
         try:
             with StopSignals() as stop:
-                metrics = _train_in(run_dir, config, data, argv, stop)
+                metrics, checks = _train_in(run_dir, config, data, argv, stop)
+        except SanityError as exc:
+            runs.set_status(run_dir, "failed", message=str(exc))
+            raise
         except DivergedError as exc:
             runs.set_status(run_dir, "diverged", message=str(exc))
             raise
@@ -135,7 +117,7 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
             runs.set_status(run_dir, "failed", message=f"{type(exc).__name__}: {exc}")
             raise
         runs.set_status(run_dir, "completed")
-    return TrainResult(run_id, run_dir, metrics)
+    return TrainResult(run_id, run_dir, metrics, checks)
 
 
 def _train_in(
@@ -174,10 +156,15 @@ def _train_in(
 
         tf.config.experimental.enable_op_determinism()
     n_classes = len(manifest["classes"])
-    model = build_model(
-        config.model, InputSpec(x_train.shape[1:], "tabular"), output_spec(task, y_train, n_classes)
-    )
-    model.compile(optimizer=optimizer(config), loss=loss_of(task), metrics=keras_metrics(task))
+    checks = []
+    if config.train.sanity:
+        from dltrain.training import sanity
+
+        checks = sanity.run_suite(config, task, n_classes, train_split, val_split, transform)
+        runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
+        sanity.raise_on_failure(checks)
+        keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
+    model = new_model(config, task, x_train, y_train, n_classes)
 
     monitor, mode = monitor_of(config, task)
     (run_dir / "checkpoints").mkdir(exist_ok=True)
@@ -266,6 +253,12 @@ def _train_in(
         results["per_class"] = {"val": val["per_class"], "test": test["per_class"]}
         results["confusion"] = {"val": val["confusion"], "test": test["confusion"]}
     runs.write_json(run_dir / "metrics.json", results)
+    if checks:
+        from dltrain.training import sanity
+
+        headline = results["val"].get(M.HEADLINE[task], {}).get("value")
+        checks.append(sanity.beats_baselines(task, headline, checks))
+        runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
     for name, split, y_u, s in (
         ("val", val_split, y_val_u, s_val),
         ("test", test_split, y_test_u, s_test),
@@ -280,7 +273,7 @@ def _train_in(
             classes,
             threshold,
         )
-    return results
+    return results, checks
 
 
 def _callbacks_guard():
@@ -299,62 +292,6 @@ def _progress(epochs: int, name: str):
     from dltrain.training.callbacks import RichProgress
 
     return RichProgress(epochs, name)
-
-
-def output_spec(task: str, y_train: np.ndarray, n_classes: int) -> OutputSpec:
-    """Output layer for the task, its bias set to the training priors (Karpathy: init well)."""
-    if task == "regression":
-        return OutputSpec(task, 1, (0.0,))
-    counts = np.bincount(y_train.astype("int64"), minlength=n_classes) + 1.0
-    prior = counts / counts.sum()
-    if task == "binary":
-        return OutputSpec(task, 1, (float(math.log(prior[1] / prior[0])),))
-    return OutputSpec(task, n_classes, tuple(float(v) for v in np.log(prior)))
-
-
-def loss_of(task: str) -> str:
-    return {
-        "binary": "binary_crossentropy",
-        "multiclass": "sparse_categorical_crossentropy",
-        "regression": "mean_squared_error",
-    }[task]
-
-
-def keras_metrics(task: str) -> list:
-    import keras
-
-    if task == "binary":
-        return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
-    if task == "multiclass":
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    return [
-        keras.metrics.MeanAbsoluteError(name="mae"),
-        keras.metrics.RootMeanSquaredError(name="rmse"),
-    ]
-
-
-def optimizer(config: ExperimentConfig):
-    import keras
-
-    o = config.train.optimizer
-    if o.name == "adam":
-        return keras.optimizers.Adam(o.learning_rate)
-    if o.name == "adamw":
-        return keras.optimizers.AdamW(o.learning_rate, weight_decay=o.weight_decay)
-    if o.name == "sgd":
-        return keras.optimizers.SGD(o.learning_rate, momentum=o.momentum, nesterov=o.nesterov)
-    return keras.optimizers.RMSprop(o.learning_rate)
-
-
-def class_weights(config: ExperimentConfig, task: str, y: np.ndarray, n_classes: int):
-    """`balanced`: weights inversely proportional to class frequency in the training split."""
-    if config.train.class_weight != "balanced" or task == "regression":
-        return None
-    from sklearn.utils.class_weight import compute_class_weight
-
-    classes = np.arange(n_classes)
-    weights = compute_class_weight("balanced", classes=classes, y=y.astype("int64"))
-    return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
 
 def _save_model(model, path: Path) -> None:

@@ -1,0 +1,237 @@
+"""The sanity suite (Karpathy, "A Recipe for Training Neural Networks"), automated.
+
+Run by `dltrain check` and at the start of `dltrain train` (recorded in the run's
+sanity.json). Every check has a verdict — PASS, WARN, FAIL, or INFO for
+reference values — a measured value and what was expected:
+
+- initial_loss: the loss of the freshly initialised model on the training split
+  against the entropy of the training labels (the loss of predicting the class
+  priors; −ln(1/C) when the C classes are balanced), or 1 for a standardised
+  regression target.
+- overfit_batch: a fresh model must drive the loss on one small batch close to
+  zero within a bounded number of steps; if it cannot, training is broken.
+- input_independent: a model trained briefly on zeroed inputs must do worse on
+  validation than the same model trained as briefly on the real inputs.
+- baseline_*: scikit-learn's trivial models on validation (never test), the bar
+  the trained model has to clear; `beats_baselines` checks it after training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import keras
+import numpy as np
+
+from dltrain.config import ExperimentConfig
+from dltrain.data.cache import Split
+from dltrain.data.pipeline import make_dataset
+from dltrain.errors import SanityError
+from dltrain.evaluation import metrics as M
+from dltrain.training.setup import new_model
+
+SMALL_BATCH = 32
+OVERFIT_STEPS = 300
+OVERFIT_TARGET = 0.05
+SHORT_TRAINING_STEPS = 200
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    verdict: str  # PASS | WARN | FAIL | INFO
+    value: float | None
+    expected: float | str | None
+    detail: str
+
+
+def as_json(checks: list[Check]) -> dict:
+    return {"checks": [asdict(c) for c in checks]}
+
+
+def failed(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.verdict == "FAIL"]
+
+
+def raise_on_failure(checks: list[Check]) -> None:
+    """Raises `SanityError` (exit 5) naming every failed check."""
+    bad = failed(checks)
+    if bad:
+        raise SanityError(
+            f"{len(bad)} sanity check(s) failed, so training would not work as set up:",
+            details=[f"{c.name}: {c.detail}" for c in bad],
+        )
+
+
+def run_suite(
+    config: ExperimentConfig, task: str, n_classes: int, train: Split, val: Split, transform
+) -> list[Check]:
+    """Runs every check before training; each builds its own fresh, seeded model."""
+    checks = [
+        initial_loss(config, task, n_classes, train),
+        overfit_batch(config, task, n_classes, train),
+        input_independent(config, task, n_classes, train, val),
+    ]
+    checks += baseline_references(config, task, n_classes, train, val, transform)
+    return checks
+
+
+def _fresh(config, task, n_classes, train: Split, offset: int):
+    keras.utils.set_random_seed(config.seed + offset)
+    return new_model(config, task, train.x, train.y, n_classes)
+
+
+def initial_loss(config, task, n_classes, train: Split) -> Check:
+    model = _fresh(config, task, n_classes, train, 0)
+    loss = model.evaluate(make_dataset(train.x, train.y, 256), verbose=0, return_dict=True)["loss"]
+    if task == "regression":
+        expected, how = 1.0, "the variance of the standardised target"
+    else:
+        prior = np.bincount(train.y.astype("int64"), minlength=n_classes) / len(train.y)
+        expected = float(-(prior[prior > 0] * np.log(prior[prior > 0])).sum())
+        how = (
+            f"the entropy of the training labels (−ln(1/{n_classes}) = "
+            f"{math.log(n_classes):.3f} if the classes were balanced)"
+        )
+    if not math.isfinite(loss):
+        verdict, advice = "FAIL", " The loss is not finite: look for extreme values in the data."
+    elif abs(loss - expected) <= 0.5 * expected + 0.1:
+        verdict, advice = "PASS", ""
+    else:
+        verdict = "WARN"
+        advice = (
+            " A loss far from this at initialisation means a badly scaled input or output "
+            "layer: check the data's scale and the model's last layer."
+        )
+    return Check(
+        "initial_loss", verdict, _round(loss), _round(expected), f"expected about {how}.{advice}"
+    )
+
+
+def overfit_batch(config, task, n_classes, train: Split) -> Check:
+    rng = np.random.default_rng(config.seed)
+    rows = rng.choice(len(train.x), size=min(SMALL_BATCH, len(train.x)), replace=False)
+    x, y = train.x[rows], train.y[rows]
+    model = _fresh(config, task, n_classes, train, 1)
+    losses: list[float] = []
+    for _ in range(OVERFIT_STEPS):  # train_on_batch: ~50x less overhead than 1-step epochs
+        losses.append(float(model.train_on_batch(x, y, return_dict=True)["loss"]))
+        if not math.isfinite(losses[-1]) or losses[-1] < OVERFIT_TARGET:
+            break
+    first, last, steps = losses[0], losses[-1], len(losses)
+    expected = f"< {OVERFIT_TARGET} within {OVERFIT_STEPS} steps"
+    if math.isfinite(last) and last < OVERFIT_TARGET:
+        return Check(
+            "overfit_batch",
+            "PASS",
+            _round(last),
+            expected,
+            f"{len(x)} samples memorised in {steps} steps.",
+        )
+    if math.isfinite(last) and last < 0.5 * first:
+        return Check(
+            "overfit_batch",
+            "WARN",
+            _round(last),
+            expected,
+            f"the loss on {len(x)} samples fell from {first:.3f} but not near zero in {steps} "
+            "steps: the model may be too small or too regularised (dropout, l2), or the "
+            "learning rate too low.",
+        )
+    return Check(
+        "overfit_batch",
+        "FAIL",
+        _round(last),
+        expected,
+        f"the loss on {len(x)} samples did not go down ({first:.3f} → {last:.3f}): training "
+        "cannot work as set up. Check the learning rate, the labels and the input scale.",
+    )
+
+
+def input_independent(config, task, n_classes, train: Split, val: Split) -> Check:
+    batch = config.train.batch_size
+    steps = min(SHORT_TRAINING_STEPS, 5 * math.ceil(len(train.x) / batch))
+    losses = {}
+    for name, x in (("real", train.x), ("zeroed", np.zeros_like(train.x))):
+        model = _fresh(config, task, n_classes, train, 2)
+        ds = make_dataset(x, train.y, batch, shuffle=True, seed=config.seed).repeat()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+        x_val = val.x if name == "real" else np.zeros_like(val.x)
+        losses[name] = model.evaluate(make_dataset(x_val, val.y, 256), verbose=0, return_dict=True)[
+            "loss"
+        ]
+    real, zeroed = losses["real"], losses["zeroed"]
+    detail = f"validation loss after {steps} steps: real inputs {real:.4f}, zeroed {zeroed:.4f}."
+    if math.isfinite(real) and real < zeroed - 0.01 * abs(zeroed):
+        return Check("input_independent", "PASS", _round(real), f"< {zeroed:.4f}", detail)
+    return Check(
+        "input_independent",
+        "WARN",
+        _round(real),
+        f"< {zeroed:.4f}",
+        detail + " The model does no better with its inputs than without: it is not (yet) "
+        "using them. Check that the features carry signal, or train longer.",
+    )
+
+
+def headline_on(task: str, n_classes: int, y, scores) -> float | None:
+    fn = M.metric_functions(task, n_classes, 0.5)[M.HEADLINE[task]]
+    try:
+        return _round(float(fn(y, scores)))
+    except ValueError:
+        return None
+
+
+def baseline_references(config, task, n_classes, train: Split, val: Split, transform):
+    y_train, y_val = train.y, val.y
+    if task == "regression":
+        y_train, y_val = transform.target_values(train.y), transform.target_values(val.y)
+    checks = []
+    metric = M.HEADLINE[task]
+    for name, scores in M.baselines(task, train.x, y_train, val.x, config.seed).items():
+        value = headline_on(task, n_classes, y_val, scores)
+        checks.append(
+            Check(
+                f"baseline_{name}",
+                "INFO",
+                value,
+                None,
+                f"validation {metric} of the {name} baseline: the bar to beat.",
+            )
+        )
+    return checks
+
+
+def beats_baselines(task: str, model_value: float | None, checks: list[Check]) -> Check:
+    """After training: the model's validation headline metric against the baselines'."""
+    metric = M.HEADLINE[task]
+    bars = {
+        c.name.removeprefix("baseline_"): c.value
+        for c in checks
+        if c.name.startswith("baseline_") and c.value is not None
+    }
+    best = max(bars.values(), default=None)
+    if model_value is None or best is None:
+        return Check("beats_baselines", "WARN", model_value, best, f"{metric} is undefined.")
+    beaten = [n for n, v in bars.items() if model_value <= v]
+    if not beaten:
+        return Check(
+            "beats_baselines",
+            "PASS",
+            model_value,
+            f"> {best}",
+            f"validation {metric} above every baseline.",
+        )
+    return Check(
+        "beats_baselines",
+        "WARN",
+        model_value,
+        f"> {best}",
+        f"validation {metric} does not beat the {', '.join(beaten)} baseline(s): a simpler model "
+        "does as well; prefer it, or improve the features or the model.",
+    )
+
+
+def _round(v) -> float | None:
+    return None if v is None or not math.isfinite(v) else round(float(v), 6)

@@ -1,0 +1,89 @@
+"""`dltrain check` and the sanity suite recorded by `train`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import BASIC_CONFIG, make_table, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def test_check_prints_data_model_and_verdicts(tabular_experiment, cli):
+    result = cli("check", tabular_experiment)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for needle in (
+        "train",
+        "val",
+        "test",
+        "healthy",
+        "sick",
+        "output shape",
+        "dense_0",
+        "(None, 8)",
+        "(None, 1)",
+        "initial_loss",
+        "overfit_batch",
+        "input_independent",
+        "baseline_majority",
+        "baseline_logistic",
+        "PASS",
+    ):
+        assert needle in out, needle
+    assert not (tabular_experiment.parent / "runs").exists()  # nothing lasting is trained
+
+
+def test_check_fails_when_the_loss_cannot_go_down(tabular_experiment, cli):
+    result = cli("check", tabular_experiment, "--set", "train.optimizer.learning_rate=1e-9")
+    assert result.exit_code == 5, result.output
+    assert "overfit_batch" in result.output and "FAIL" in result.output
+    assert "Sanity check failed" in result.output and "Check the learning rate" in result.output
+
+
+def test_check_reports_config_errors(tabular_experiment, cli):
+    result = cli("check", tabular_experiment, "--set", "evaluate.metrics=[r2]")
+    assert result.exit_code == 2
+    assert "'r2' do not apply to a binary task" in result.output
+
+
+def test_train_records_the_suite_and_the_baseline_verdict(workdir, cli):
+    make_table(n=120).to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli("train", config, "--set", "train.epochs=20")
+    assert result.exit_code == 0, result.output
+    assert "Sanity checks" in result.output
+    checks = json.loads((workdir / "runs/demo-1/sanity.json").read_text())["checks"]
+    names = [c["name"] for c in checks]
+    assert names == [
+        "initial_loss",
+        "overfit_batch",
+        "input_independent",
+        "baseline_majority",
+        "baseline_logistic",
+        "beats_baselines",
+    ]
+    by_name = {c["name"]: c for c in checks}
+    assert by_name["initial_loss"]["verdict"] == "PASS"
+    assert by_name["baseline_majority"]["value"] == 0.5
+    assert by_name["beats_baselines"]["verdict"] in ("PASS", "WARN")
+
+
+def test_train_stops_before_fitting_on_a_failed_check(workdir, cli):
+    make_table(n=60).to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli("train", config, "--set", "train.optimizer.learning_rate=1e-9")
+    assert result.exit_code == 5
+    run = workdir / "runs" / "demo-1"
+    assert json.loads((run / "status.json").read_text())["status"] == "failed"
+    assert not (run / "history.csv").exists() and not (run / "model.keras").exists()
+
+
+def test_sanity_can_be_switched_off(workdir, cli):
+    make_table(n=60).to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli("train", config, "--set", "train.sanity=false")
+    assert result.exit_code == 0, result.output
+    assert not (workdir / "runs/demo-1/sanity.json").exists()

@@ -35,6 +35,7 @@ def model_scores(model, x: np.ndarray) -> np.ndarray:
     from dltrain.data.pipeline import make_dataset
 
     out = model.predict(make_dataset(x, None, 256), verbose=0)
+    out = out.astype("float64")  # decisions, thresholds and CSV all use the same numbers
     return out[:, 0] if out.shape[1] == 1 else out
 
 
@@ -51,5 +52,5 @@ def write_predictions(path: Path, ids, rows, y_true, scores, task, classes, thre
         table["predicted"] = np.asarray(classes)[decisions(task, scores, threshold)]
         probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
         for i, c in enumerate(classes):
-            table[f"prob_{c}"] = np.round(probs[:, i], 6)
+            table[f"prob_{c}"] = probs[:, i]
     runs.atomic_write_text(path, table.to_csv(index=False))

@@ -48,7 +48,7 @@ def choose_threshold(rule, y_val: np.ndarray, s_val: np.ndarray) -> dict:
     pred = (s_val >= value).astype(int)
     positives, negatives = (y_val == 1).sum(), (y_val == 0).sum()
     info.update(
-        value=round(value, 6),
+        value=value,  # full precision: the boundary sample must fall on the same side
         val_sensitivity=round(float((pred[y_val == 1] == 1).sum() / positives), 6)
         if positives
         else None,

@@ -157,3 +157,32 @@ def test_bundled_example_configs_run(workdir, cli, config):
     )
     assert result.exit_code == 0, result.output
     assert "Run folder" in result.output
+
+
+def test_threshold_is_chosen_on_validation_and_frozen_for_test(workdir, cli):
+    make_table(n=160).to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    result = cli(
+        "train",
+        config,
+        "--set",
+        "evaluate.threshold={rule: sensitivity, target: 0.95}",
+        "--set",
+        "train.epochs=15",
+    )
+    assert result.exit_code == 0, result.output
+    run = workdir / "runs" / "demo-1"
+    m = _metrics(workdir, "demo-1")
+    op = m["operating_point"]
+    assert op["rule"] == "sensitivity" and op["chosen_on"] == "val" and op["target"] == 0.95
+    assert op["val_sensitivity"] >= 0.95
+    assert m["threshold"] == op["value"]
+    import pandas as pd
+
+    for split in ("val", "test"):
+        preds = pd.read_csv(run / "predictions" / f"{split}.csv")
+        expected = np.where(preds.prob_sick >= op["value"], "sick", "healthy")
+        assert (preds.predicted == expected).all()
+    val = pd.read_csv(run / "predictions" / "val.csv")
+    sick = val[val.true == "sick"]
+    assert (sick.predicted == "sick").mean() == pytest.approx(op["val_sensitivity"], abs=1e-6)

@@ -111,6 +111,10 @@ class TabularData(Section):
     """Scaling of numeric columns, fitted on training data. Defaults to "standard"."""
     split: SplitConfig = StratifiedSplit()
     """How samples are divided into train, validation and test."""
+    allow_duplicates: bool = False
+    """Allow samples with identical input values in different splits (they are still counted
+    in the manifest's audit). Defaults to False: such samples are a data error, because the
+    model would be tested on samples it was trained on."""
 
     @model_validator(mode="after")
     def _consistent_columns(self):

@@ -24,11 +24,12 @@ import pandas as pd
 from dltrain.config.schema import ExperimentConfig
 from dltrain.data import splits as splitting
 from dltrain.data import tabular
+from dltrain.data.audit import leakage_audit
 from dltrain.data.transforms import TabularTransform
 from dltrain.errors import DataError, RunError
 from dltrain.runs import read_json, write_json
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: manifest["audit"]
 CHUNK = 1 << 20
 
 
@@ -222,6 +223,17 @@ def build(config: ExperimentConfig, source: Path, sha: str):
         if groups is not None:
             info["groups"] = int(len(np.unique(groups[rows])))
         split_info[name] = info
+    audit = leakage_audit(
+        frame,
+        columns,
+        parts,
+        source=source,
+        labels=labels,
+        classes=classes,
+        groups=groups,
+        test_sha256=split_info["test"]["sha256"],
+        allow_duplicates=cfg.allow_duplicates,
+    )
     missing = {
         c: int(n)
         for c, n in frame[list(columns.numeric + columns.categorical)].isna().sum().items()
@@ -252,6 +264,7 @@ def build(config: ExperimentConfig, source: Path, sha: str):
         "features": transform.feature_names,
         "missing_values": missing,
         "split": {"method": cfg.split.method, "seed": config.seed, **split_info},
+        "audit": audit,
         "statistics": "preprocessing.json",
         "fitted_on": "train",
     }

@@ -1,0 +1,341 @@
+"""`dltrain compare RUN_A RUN_B`: a paired bootstrap of the metric differences B − A.
+
+Both runs must have scored the same test samples: the same source file
+(SHA-256), the same test rows and the same true values. Each resample draws the
+test rows (or, when a run's config has `data.group`, whole groups) once and
+scores both runs on it, so the noise the two runs share cancels in the
+difference. Each run keeps its own frozen decision threshold.
+
+The p-value reported for each metric is the two-sided bootstrap quantity
+``p = min(1, 2 × min(P(d ≤ 0), P(d ≥ 0)))``, where ``d`` are the resampled
+differences B − A (resamples in which a metric is undefined are left out). It
+is the smallest two-sided level at which the percentile interval would just
+reach 0: small when the interval lies far from 0. It is not an exact test, and
+its resolution is 2 / resamples (0 means no resample on one side of 0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dltrain import runs
+from dltrain.config import ExperimentConfig, load_config
+from dltrain.errors import DataError, RunError, UsageError
+from dltrain.evaluation import metrics as M
+
+DEFAULT_BOOTSTRAP = 1000
+P_VALUE = (
+    "two-sided bootstrap p = min(1, 2 * min(share of resampled differences <= 0, share >= 0)); "
+    "resamples where a metric is undefined are left out"
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The result of `compare_runs` and where it was written."""
+
+    result: dict
+    path: Path
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """What one finished run predicted for its test rows, in row order."""
+
+    id: str
+    dir: Path
+    config: ExperimentConfig
+    dataset: dict
+    threshold: float | None
+    confidence: float
+    rows: np.ndarray
+    y: np.ndarray
+    scores: np.ndarray
+
+
+def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Comparison:
+    """Compares two finished runs on their common test split with a paired bootstrap.
+
+    Args:
+        run_a: the reference run id (A).
+        run_b: the run compared with it (B); differences are B − A.
+        n_boot: bootstrap resamples. Defaults to 1000.
+
+    Returns:
+        The comparison (also written to `runs/<B>/comparisons/<A>.json`).
+
+    Raises:
+        UsageError: a run id does not exist, or `n_boot` is out of range (exit 2).
+        DataError: the runs differ in task, classes or test samples (exit 3).
+        RunError: a run is not completed or its files are missing (exit 4).
+
+    Example:
+        >>> c = compare_runs("breast-cancer-1", "breast-cancer-2")
+        >>> c.result["metrics"]["roc_auc"]["difference"]
+        0.012
+    """
+    if not 10 <= n_boot <= 100_000:
+        raise UsageError(f"--bootstrap must be between 10 and 100000. Received: {n_boot}")
+    a, b = _load(run_a), _load(run_b)
+    _same_test_samples(a, b)
+    task, classes = a.dataset["task"], list(a.dataset["classes"])
+    groups, resampled = _groups(a, b)
+    confidence = max(a.confidence, b.confidence)  # the wider interval when they differ
+    seed = a.config.seed
+    names = M.default_metrics(task)
+    n_classes = len(classes)
+    point_a = _points(task, n_classes, a)
+    point_b = _points(task, n_classes, b)
+    draws: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for start in range(0, n_boot, M.BOOT_CHUNK):
+        weights = M.bootstrap_weights(
+            len(a.y), min(M.BOOT_CHUNK, n_boot - start), seed + start, groups
+        )
+        on_a = M.weighted_metrics(task, a.y, a.scores, weights, names, n_classes, _t(a))
+        on_b = M.weighted_metrics(task, b.y, b.scores, weights, names, n_classes, _t(b))
+        for name in names:
+            draws[name].append(on_b[name] - on_a[name])
+    metrics = {
+        name: _difference(
+            name, point_a[name], point_b[name], np.concatenate(draws[name]), confidence
+        )
+        for name in names
+    }
+    result = {
+        "a": a.id,
+        "b": b.id,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "task": task,
+        "classes": classes,
+        "test_set": {
+            "rows": int(len(a.rows)),
+            "source_sha256": a.dataset["source"]["sha256"],
+            "sha256": {"a": _test_sha(a), "b": _test_sha(b)},
+            "same_preprocessing": _test_sha(a) == _test_sha(b),
+        },
+        "thresholds": {"a": a.threshold, "b": b.threshold},
+        "difference": "B - A",
+        "bootstrap": n_boot,
+        "confidence": confidence,
+        "seed": seed,
+        "resampled": resampled,
+        "p_value": P_VALUE,
+        "metrics": metrics,
+    }
+    path = b.dir / "comparisons" / f"{a.id}.json"
+    runs.write_json(path, result)
+    return Comparison(result, path)
+
+
+def summary(result: dict) -> tuple[str, list[str], list[list[str]], str]:
+    """The comparison as a table: (title, columns, rows, caption) for `console.table`."""
+    a, b = result["a"], result["b"]
+    rows = []
+    for name, m in result["metrics"].items():
+        if m["difference"] is None:
+            diff = "n/a"
+        elif m["low"] is None:
+            diff = f"{m['difference']:+.3f}"
+        else:
+            diff = f"{m['difference']:+.3f} ({m['low']:+.3f} to {m['high']:+.3f})"
+        favours = {"a": f"A ({a})", "b": f"B ({b})"}.get(m["favours"], "")
+        rows.append([name, _fmt(m["a"]), _fmt(m["b"]), diff, _fmt_p(m), favours])
+    pct = int(round(result["confidence"] * 100))
+    unit = "patients (groups)" if result["resampled"] != "rows" else "rows"
+    thresholds = result["thresholds"]
+    caption = (
+        f"Paired bootstrap: {result['bootstrap']} resamples of the test {unit}, each scored for "
+        f"both runs; B − A with its {pct}% percentile CI. p = 2 × min(share of resampled "
+        "differences ≤ 0, share ≥ 0), a bootstrap p-value, not an exact test. favours: the "
+        "better run where the CI excludes 0"
+    )
+    if thresholds["a"] is not None or thresholds["b"] is not None:
+        caption += f". Thresholds: A {thresholds['a']}, B {thresholds['b']}"
+    title = f"{b} (B) − {a} (A) on the same {result['test_set']['rows']} test rows"
+    return (
+        title,
+        ["metric", f"A {a}", f"B {b}", f"B − A ({pct}% CI)", "p", "favours"],
+        rows,
+        caption,
+    )
+
+
+def _load(run_id: str) -> _Scored:
+    folder = runs.resolve_run(run_id)
+    status = runs.read_json(folder / "status.json").get("status")
+    if status != "completed":
+        raise RunError(
+            f"run {run_id} is {status!r}, not completed; only completed runs have test "
+            "predictions to compare (finish it with `dltrain resume`, or pick another run)"
+        )
+    config = load_config(folder / "config.yaml")
+    dataset = runs.read_json(folder / "dataset.json")
+    metrics = runs.read_json(folder / "metrics.json")
+    rows = np.asarray(dataset["rows"]["test"], dtype="int64")
+    y, scores = _predictions(folder / "predictions" / "test.csv", run_id, dataset, rows)
+    return _Scored(
+        run_id,
+        folder,
+        config,
+        dataset,
+        metrics.get("threshold"),
+        float(metrics.get("confidence", 0.95)),
+        rows,
+        y,
+        scores,
+    )
+
+
+def _predictions(path: Path, run_id: str, dataset: dict, rows: np.ndarray):
+    """True values and scores from predictions/test.csv, in the order of `rows`."""
+    task, classes = dataset["task"], list(dataset["classes"])
+    text = {"id": str} if task == "regression" else {"id": str, "true": str, "predicted": str}
+    try:
+        table = pd.read_csv(path, dtype=text, keep_default_na=False)
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing; run {run_id} has no test predictions") from None
+    except (OSError, ValueError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from None
+    needed = ["row", "true"] + (
+        ["predicted"] if task == "regression" else [f"prob_{c}" for c in classes]
+    )
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise RunError(f"{path} lacks the column(s) {', '.join(missing)}; the run is damaged")
+    table = table.sort_values("row", kind="stable")
+    if not np.array_equal(table["row"].to_numpy(dtype="int64"), np.sort(rows) + 1):
+        raise RunError(
+            f"{path} does not hold the test rows recorded in {path.parent.parent}/dataset.json; "
+            "the run folder is damaged or was edited"
+        )
+    if task == "regression":
+        return table["true"].to_numpy(dtype="float64"), table["predicted"].to_numpy(dtype="float64")
+    index = {c: i for i, c in enumerate(classes)}
+    y = table["true"].map(index)
+    if y.isna().any():
+        raise RunError(f"{path} has true labels that are not classes of the run ({classes})")
+    probs = table[[f"prob_{c}" for c in classes]].to_numpy(dtype="float64")
+    scores = probs[:, -1] if task == "binary" else probs
+    return y.to_numpy(dtype="int64"), scores
+
+
+def _same_test_samples(a: _Scored, b: _Scored) -> None:
+    """Refuses runs whose test samples or targets differ (a paired comparison needs both)."""
+    how = "; train both from the same data file with the same split settings and seed"
+    if a.dataset["task"] != b.dataset["task"]:
+        raise DataError(
+            f"run {a.id} is a {a.dataset['task']} task and run {b.id} a {b.dataset['task']} "
+            "task; only runs of the same task can be compared"
+        )
+    if list(a.dataset["classes"]) != list(b.dataset["classes"]):
+        raise DataError(
+            f"runs {a.id} and {b.id} have different classes ({a.dataset['classes']} vs "
+            f"{b.dataset['classes']}, positive class last); set the same data.target and "
+            "data.positive_class"
+        )
+    if a.dataset["source"]["sha256"] != b.dataset["source"]["sha256"]:
+        raise DataError(
+            f"runs {a.id} and {b.id} were trained on different data files (their SHA-256 "
+            f"differ), so their test splits are not the same samples{how}"
+        )
+    if not np.array_equal(a.rows, b.rows):
+        only_a, only_b = np.setdiff1d(a.rows, b.rows), np.setdiff1d(b.rows, a.rows)
+        raise DataError(
+            f"the test splits of {a.id} ({len(a.rows)} rows) and {b.id} ({len(b.rows)} rows) "
+            f"differ: {len(only_a)} row(s) only in {a.id}, {len(only_b)} only in {b.id}{how}"
+        )
+    same = np.allclose(a.y, b.y) if a.dataset["task"] == "regression" else np.array_equal(a.y, b.y)
+    if not same:
+        raise DataError(
+            f"runs {a.id} and {b.id} have the same test rows but different true values; they "
+            "predict different targets and cannot be compared"
+        )
+
+
+def _groups(a: _Scored, b: _Scored) -> tuple[np.ndarray | None, str]:
+    """The group of each test row when either run's config has `data.group` (run A's first)."""
+    run = a if a.config.data.group else b
+    column = run.config.data.group
+    if column is None:
+        return None, "rows"
+    from dltrain.data import tabular
+    from dltrain.data.cache import sha256_file
+
+    source = Path(run.dataset["source"]["path"])
+    if not source.is_file() or sha256_file(source) != run.dataset["source"]["sha256"]:
+        raise DataError(
+            f"run {run.id} resamples by {column!r}, whose values are read from {source}, but "
+            "that file is missing or has changed since training; restore the original file"
+        )
+    frame = tabular.read_table(source, run.config.data)
+    if column not in frame.columns:
+        raise DataError(f"the group column {column!r} is not in {source}")
+    groups = frame[column].astype("string").to_numpy()[run.rows].astype(str)
+    return groups, f"groups of {column!r} ({len(np.unique(groups))} groups)"
+
+
+def _points(task: str, n_classes: int, run: _Scored) -> dict[str, float]:
+    """Point estimates of every metric (scikit-learn) with the run's own threshold."""
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, fn in M.metric_functions(task, n_classes, _t(run)).items():
+            try:
+                out[name] = float(fn(run.y, run.scores))
+            except ValueError:
+                out[name] = float("nan")
+    return out
+
+
+def _difference(name: str, a: float, b: float, d: np.ndarray, confidence: float) -> dict:
+    d = d[~np.isnan(d)]
+    low = high = p = None
+    if len(d):
+        alpha = (1 - confidence) / 2
+        low, high = (float(v) for v in np.quantile(d, [alpha, 1 - alpha]))
+        p = min(1.0, 2 * min(float(np.mean(d <= 0)), float(np.mean(d >= 0))))
+    favours = None
+    if low is not None and name not in M.NO_DIRECTION and (low > 0 or high < 0):
+        higher = "b" if low > 0 else "a"
+        favours = higher if name not in M.LOWER_IS_BETTER else {"a": "b", "b": "a"}[higher]
+    return {
+        "a": _num(a),
+        "b": _num(b),
+        "difference": _num(b - a),
+        "low": _num(low),
+        "high": _num(high),
+        "p": _num(p),
+        "resamples": int(len(d)),
+        "favours": favours,
+    }
+
+
+def _t(run: _Scored) -> float:
+    """The run's frozen threshold; non-binary tasks ignore it."""
+    return 0.5 if run.threshold is None else float(run.threshold)
+
+
+def _test_sha(run: _Scored) -> str | None:
+    return run.dataset.get("split", {}).get("test", {}).get("sha256")
+
+
+def _num(value) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 6)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _fmt_p(m: dict) -> str:
+    if m["p"] is None:
+        return "n/a"
+    if m["p"] == 0:
+        return f"<{2 / m['resamples']:.2g}"
+    return f"{m['p']:.3f}"

@@ -71,6 +71,9 @@ class TrainConfig(Section):
     checkpoint (by this monitor, or by val_loss when null) becomes the final model."""
     class_weight: Literal["none", "balanced"] = "none"
     """"balanced" weights each class inversely to its frequency in the training split."""
+    checkpoint_every: PositiveInt | None = None
+    """Also save a resume checkpoint every N training steps, not only at the end of each
+    epoch (for long epochs). Defaults to None."""
     sanity: bool = True
     """Run the sanity suite (initial loss, overfit one batch, input-independent model,
     baselines) before training and record it in the run. Defaults to True."""

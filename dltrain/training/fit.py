@@ -21,6 +21,8 @@ from dltrain.evaluation import metrics as M
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import metric_names, score_split
 from dltrain.evaluation.threshold import choose_threshold
+from dltrain.training import loop
+from dltrain.training.loop import LoopState
 from dltrain.training.setup import class_weights, monitor_of, new_model
 
 
@@ -132,8 +134,6 @@ def _train_in(
     runs.write_json(run_dir / "environment.json", environment(config))
     train_split, val_split, test_split = (data.split(n) for n in ("train", "val", "test"))
     x_train, y_train = train_split.x, train_split.y
-    x_val, y_val = val_split.x, val_split.y
-    x_test, y_test = test_split.x, test_split.y
     runs.write_json(
         run_dir / "dataset.json",
         {
@@ -166,55 +166,40 @@ def _train_in(
         keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
     model = new_model(config, task, x_train, y_train, n_classes)
 
-    monitor, mode = monitor_of(config, task)
     (run_dir / "checkpoints").mkdir(exist_ok=True)
-    best_path = run_dir / "checkpoints" / "best.keras"
-    guard = _callbacks_guard()
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(
-            str(best_path), monitor=monitor, mode=mode, save_best_only=True, verbose=0
-        ),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
-        guard,
-        _signal_stop(stop),
-        _progress(config.train.epochs, run_dir.name),
-    ]
-    es = config.train.early_stopping
-    if es is not None:
-        callbacks.insert(
-            0,
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, mode=mode, patience=es.patience, min_delta=es.min_delta
-            ),
-        )
-    from dltrain.data.pipeline import make_dataset
+    fit_model(run_dir, config, data, model, stop, LoopState())
+    return finish(run_dir, config, data, checks)
 
-    batch = config.train.batch_size
-    stop.fitting = True
-    model.fit(
-        make_dataset(x_train, y_train, batch, shuffle=True, seed=config.seed),
-        validation_data=make_dataset(x_val, y_val, batch),
-        epochs=config.train.epochs,
-        class_weight=class_weights(config, task, y_train, n_classes),
-        callbacks=callbacks,
-        shuffle=False,  # the training dataset reshuffles itself each epoch, seeded
-        verbose=0,
+
+def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, stop, state):
+    """Runs the resumable loop from `state`, then keeps the best validation epoch."""
+    manifest = data.manifest
+    task = manifest["task"]
+    train_split, val_split = data.split("train"), data.split("val")
+    weights = class_weights(config, task, train_split.y, len(manifest["classes"]))
+    sample_weight = None
+    if weights is not None:
+        sample_weight = np.array([weights[int(c)] for c in train_split.y], dtype="float32")
+    state = loop.run(
+        model, config, task, train_split, val_split, sample_weight, run_dir, stop, state
     )
-    stop.fitting = False
-    stop.check()
-    if guard.where is not None:
-        epoch, step = guard.where
-        place = f"epoch {epoch}, step {step}" if step else f"epoch {epoch} (validation)"
-        kept = f" The last finite best checkpoint is {best_path}." if best_path.exists() else ""
-        raise DivergedError(
-            f"the loss became NaN or infinite at {place}. Lower "
-            f"train.optimizer.learning_rate (now {config.train.optimizer.learning_rate}), check "
-            f"the data for extreme values, or add batch_norm.{kept}"
-        )
-    if not best_path.exists():
+    best_path = run_dir / "checkpoints" / "best.keras"
+    if state.best is None or not best_path.exists():
+        monitor, _ = monitor_of(config, task)
         raise DivergedError(f"no epoch produced a finite {monitor}; nothing to keep")
-    best = load_model(best_path)
-    _save_model(best, run_dir / "model.keras")
+    loop.save_model(load_model(best_path), run_dir / "model.keras")
+
+
+def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: list):
+    """Scores the kept model: threshold on val, then the one look at test; writes the results."""
+    manifest = data.manifest
+    task = manifest["task"]
+    transform = data.transform
+    train_split, val_split, test_split = (data.split(n) for n in ("train", "val", "test"))
+    x_train, y_train = train_split.x, train_split.y
+    x_val, y_val = val_split.x, val_split.y
+    x_test, y_test = test_split.x, test_split.y
+    best = load_model(run_dir / "model.keras")
 
     ev = config.evaluate
     classes = manifest["classes"]
@@ -231,7 +216,7 @@ def _train_in(
         "positive_class": manifest["positive_class"],
         "threshold": operating_point["value"] if operating_point else None,
         "operating_point": operating_point,
-        "monitor": monitor,
+        "monitor": monitor_of(config, task)[0],
         "bootstrap": ev.bootstrap,
         "confidence": ev.confidence,
         "n": {"train": int(len(y_train)), "val": int(len(y_val)), "test": int(len(y_test))},
@@ -274,35 +259,6 @@ def _train_in(
             threshold,
         )
     return results, checks
-
-
-def _callbacks_guard():
-    from dltrain.training.callbacks import DivergenceGuard
-
-    return DivergenceGuard()
-
-
-def _signal_stop(stop: StopSignals):
-    from dltrain.training.callbacks import SignalStop
-
-    return SignalStop(lambda: stop.received is not None)
-
-
-def _progress(epochs: int, name: str):
-    from dltrain.training.callbacks import RichProgress
-
-    return RichProgress(epochs, name)
-
-
-def _save_model(model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        model.save(str(tmp))
-        os.replace(tmp, path)
-    except OSError as exc:
-        from dltrain.errors import RunError
-
-        raise RunError(f"cannot save the model to {path}: {exc.strerror or exc}") from None
 
 
 def environment(config: ExperimentConfig) -> dict:

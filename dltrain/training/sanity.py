@@ -129,7 +129,7 @@ def overfit_batch(config, task, n_classes, train: Split) -> Check:
             expected,
             f"{len(x)} samples memorised in {steps} steps.",
         )
-    if math.isfinite(last) and last < 0.5 * first:
+    if math.isfinite(last) and last < 0.9 * first:
         return Check(
             "overfit_batch",
             "WARN",

@@ -136,6 +136,8 @@ def test_divergence_exits_5_and_keeps_status(workdir, cli):
         "data.scale=none",
         "--set",
         "train.optimizer={name: sgd, learning_rate: 10}",
+        "--set",
+        "train.sanity=false",  # the sanity suite would stop it first (see test_check.py)
     )
     assert result.exit_code == 5, result.output
     assert "NaN or infinite at epoch 1" in result.output

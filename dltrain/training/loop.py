@@ -1,0 +1,193 @@
+"""The training loop: Keras's compiled train step, driven so that it can resume exactly.
+
+`model.fit` cannot resume in the middle of an epoch, and its shuffle order is
+lost with the process. Here the order of epoch e is a pure function of
+(seed, e), batches are counted, and every piece of state lives either in a
+Keras variable (saved by `checkpoint.save`) or in `LoopState` (saved as JSON
+beside them). Resuming from a checkpoint at (epoch, step) replays nothing and
+skips nothing: weights and history come out bit-identical to an uninterrupted
+run (op determinism on).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dltrain import console, runs
+from dltrain.config import ExperimentConfig
+from dltrain.data.cache import Split
+from dltrain.data.pipeline import make_dataset
+from dltrain.errors import DivergedError
+from dltrain.training import checkpoint
+from dltrain.training.setup import monitor_of
+
+
+@dataclass
+class LoopState:
+    """Where training is: the next (epoch, step), the history so far, early stopping."""
+
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    history: list[dict] = field(default_factory=list)
+    best: float | None = None
+    best_epoch: int | None = None
+    wait: int = 0
+    stopped_early: bool = False
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The shuffle order of one epoch: fixed by (seed, epoch), not by any global state."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def _batches(tensors, order: np.ndarray, start_step: int, batch: int):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(order[start_step * batch :]).batch(batch)
+    ds = ds.map(lambda idx: tuple(tf.gather(t, idx) for t in tensors))
+    options = tf.data.Options()
+    options.autotune.enabled = False  # PERFORMANCE-NOTES: autotune stalls at iterator teardown
+    options.deterministic = True
+    return iter(ds.prefetch(2).with_options(options))
+
+
+def run(
+    model,
+    config: ExperimentConfig,
+    task: str,
+    train: Split,
+    val: Split,
+    sample_weight: np.ndarray | None,
+    run_dir: Path,
+    stop,
+    state: LoopState,
+) -> LoopState:
+    """Trains from `state` until the last epoch or early stopping; returns the final state.
+
+    Args:
+        model: the compiled model (its state already restored when resuming).
+        config: the experiment.
+        task: binary, multiclass or regression.
+        train: the training split.
+        val: the validation split.
+        sample_weight: per-sample weights of the training split (class weights), or None.
+        run_dir: the run folder (history.csv, checkpoints/).
+        stop: the `StopSignals` of the run; a signal ends the loop after the current step,
+            with a checkpoint.
+        state: where to start.
+
+    Raises:
+        DivergedError: a NaN/Inf loss (exit 5); no checkpoint is written from that state.
+        KeyboardInterrupt/Terminated: after a signal, once the checkpoint is saved.
+    """
+    import tensorflow as tf
+
+    tc = config.train
+    monitor, mode = monitor_of(config, task)
+    es = tc.early_stopping
+    min_delta = es.min_delta if es else 0.0
+    batch = tc.batch_size
+    n = len(train.x)
+    steps_per_epoch = math.ceil(n / batch)
+    tensors = [tf.convert_to_tensor(train.x), tf.convert_to_tensor(train.y)]
+    if sample_weight is not None:
+        tensors.append(tf.convert_to_tensor(sample_weight.astype("float32")))
+    val_ds = make_dataset(val.x, val.y, batch)
+    model.make_train_function()
+    best_path = run_dir / "checkpoints" / "best.keras"
+
+    def save_state() -> None:
+        checkpoint.save(run_dir, model, asdict(state))
+
+    with console.progress() as progress:
+        task_id = progress.add_task(
+            run_dir.name, total=tc.epochs, completed=state.epoch, metrics=""
+        )
+        stop.fitting = True
+        while state.epoch < tc.epochs and not state.stopped_early:
+            if state.step == 0:
+                model.reset_metrics()  # mid-epoch, the restored accumulators carry on
+            batches = _batches(tensors, epoch_order(config.seed, state.epoch, n), state.step, batch)
+            while state.step < steps_per_epoch:
+                logs = model.train_function(batches)
+                loss = float(logs["loss"])
+                if not math.isfinite(loss):
+                    raise _diverged(config, state.epoch + 1, state.step + 1, run_dir)
+                state.step += 1
+                state.global_step += 1
+                if stop.received is not None:
+                    save_state()
+                    stop.check()
+                if (
+                    tc.checkpoint_every
+                    and state.global_step % tc.checkpoint_every == 0
+                    and state.step < steps_per_epoch
+                ):
+                    save_state()
+            row = {"epoch": state.epoch}
+            row.update({k: float(v) for k, v in model.get_metrics_result().items()})
+            val_logs = model.evaluate(val_ds, verbose=0, return_dict=True)
+            row.update({f"val_{k}": float(v) for k, v in val_logs.items()})
+            if not math.isfinite(row["val_loss"]):
+                raise _diverged(config, state.epoch + 1, 0, run_dir)
+            state.history.append(row)
+            _write_history(run_dir / "history.csv", state.history)
+            current = row[monitor]
+            if state.best is None or (
+                current < state.best - min_delta
+                if mode == "min"
+                else current > state.best + min_delta
+            ):
+                state.best, state.best_epoch, state.wait = current, state.epoch, 0
+                save_model(model, best_path)
+            else:
+                state.wait += 1
+                if es is not None and state.wait >= es.patience:
+                    state.stopped_early = True
+            state.epoch += 1
+            state.step = 0
+            save_state()
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
+            progress.update(task_id, completed=state.epoch, metrics=shown)
+            if stop.received is not None:
+                stop.check()
+        stop.fitting = False
+    return state
+
+
+def _diverged(config: ExperimentConfig, epoch: int, step: int, run_dir: Path) -> DivergedError:
+    place = f"epoch {epoch}, step {step}" if step else f"epoch {epoch} (validation)"
+    good = checkpoint.last_good(run_dir)
+    kept = f" The last finite checkpoint is {good}." if good else ""
+    return DivergedError(
+        f"the loss became NaN or infinite at {place}. Lower train.optimizer.learning_rate "
+        f"(now {config.train.optimizer.learning_rate}), check the data for extreme values, "
+        f"or add batch_norm.{kept}"
+    )
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    keys = ["epoch"] + sorted({k for row in history for k in row} - {"epoch"})
+    lines = [",".join(keys)]
+    lines += [",".join(repr(row.get(k, "")) for k in keys) for row in history]
+    runs.atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def save_model(model, path: Path) -> None:
+    import os
+
+    from dltrain.errors import RunError
+
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(str(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise RunError(f"cannot save the model to {path}: {exc.strerror or exc}") from None

@@ -193,6 +193,40 @@ def list_runs() -> None:
     console.table(f"Runs in {runs_root()}/", ["run", "status", "started", "task", "test"], rows)
 
 
+@app.command()
+@handled
+def compare(
+    run_a: Annotated[
+        str, typer.Argument(help="The reference run (A), e.g. breast-cancer-1.", show_default=False)
+    ],
+    run_b: Annotated[
+        str,
+        typer.Argument(help="The run compared with it (B): reports B − A.", show_default=False),
+    ],
+    bootstrap: Annotated[
+        int,
+        typer.Option("--bootstrap", min=10, max=100_000, help="Paired bootstrap resamples."),
+    ] = 1000,
+) -> None:
+    """Compare two runs on the same test split: paired bootstrap CIs and p-values of B − A."""
+    from dltrain.evaluation.compare import compare_runs, summary
+
+    comparison = compare_runs(run_a, run_b, bootstrap)
+    title, columns, rows, caption = summary(comparison.result)
+    console.table(title, columns, rows, caption=caption)
+    console.info(f"Written: {comparison.path}")
+
+
+@app.command()
+@handled
+def report(run_id: RunIdArg) -> None:
+    """(Re)build a finished run's plots and its self-contained HTML report."""
+    from dltrain.evaluation.report import report_run
+
+    path = report_run(run_id)
+    console.info(f"Report: {path}")
+
+
 def _backend() -> None:
     from dltrain import backend
 

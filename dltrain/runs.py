@@ -19,6 +19,8 @@ from typing import Any
 from dltrain.errors import RunError, UsageError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
 
 
@@ -91,6 +93,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run's files are ordinary files
     except OSError as exc:
         raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:

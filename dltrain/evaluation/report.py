@@ -1,0 +1,578 @@
+"""The run report: one self-contained HTML file, `runs/<id>/report.html`.
+
+The page is built from the run folder alone (plus the cached dataset manifest
+when it is still there, for missing-value counts): no template engine, no
+JavaScript, no external URL; CSS is inline and plots are embedded as base64
+`data:` URIs, so the file can be mailed or archived as it is. Every text that
+comes from the user's data or config is escaped with `html.escape`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from dltrain import __version__, runs
+from dltrain.errors import RunError
+from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS
+from dltrain.evaluation.plots import make_plots
+
+SPLITS = ("train", "val", "test")
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+CAPTIONS = {
+    "learning_curves": "Loss and metrics per epoch on the training and validation splits; "
+    "the dotted line marks the epoch that was kept (best on the monitor).",
+    "confusion_test": "Test confusion matrix: rows are the true class, columns the predicted "
+    "one; percentages are of the row.",
+    "roc_val": "ROC on validation; the dot is the operating point.",
+    "roc_test": "ROC on test; the dot is the operating point, frozen before test was scored.",
+    "pr_val": "Precision-recall on validation; dashed lines are the prevalence (no skill).",
+    "pr_test": "Precision-recall on test; dashed lines are the prevalence (no skill).",
+    "calibration_test": "Reliability diagram on test: a calibrated model follows the diagonal. "
+    "Below it, how the predicted probabilities are spread.",
+    "per_class_test": "One-vs-rest metrics of each class on test.",
+    "predicted_vs_true_test": "Test predictions against the true values; perfect predictions "
+    "lie on the dashed line.",
+    "bland_altman_test": "Bland-Altman on test: difference against mean, with the bias and the "
+    "95% limits of agreement.",
+}
+WIDE = {"learning_curves"}
+
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       color: #1b1f24; background: #fff; margin: 0 auto; max-width: 1180px; padding: 0 24px 48px; }
+h1 { font-size: 1.6em; margin: 28px 0 4px; }
+h2 { font-size: 1.25em; margin: 36px 0 10px; padding-bottom: 4px;
+     border-bottom: 2px solid #d0d7de; }
+h3 { font-size: 1.05em; margin: 18px 0 6px; }
+nav { margin: 12px 0; font-size: 0.92em; }
+nav a { margin-right: 14px; color: #0b5cad; text-decoration: none; }
+table { border-collapse: collapse; margin: 6px 0 10px; font-size: 0.92em; }
+th, td { border: 1px solid #d0d7de; padding: 4px 10px; text-align: right; vertical-align: top; }
+th { background: #f3f5f7; text-align: left; }
+th:first-child, td:first-child { text-align: left; }
+td.text { text-align: left; }
+tr.headline td { font-weight: 600; background: #fff8e1; }
+td.diag { font-weight: 700; background: #e8f1fb; }
+caption { caption-side: bottom; text-align: left; color: #57606a; font-size: 0.9em;
+          padding-top: 4px; }
+code, pre { font: 0.88em/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 10px 12px; overflow-x: auto; }
+.meta { color: #57606a; margin: 2px 0; }
+.muted { color: #57606a; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 700;
+         font-size: 0.85em; color: #fff; background: #6e7781; }
+.PASS, .completed { background: #1a7f37; }
+.WARN, .running, .interrupted { background: #9a6700; }
+.FAIL, .failed, .diverged { background: #cf222e; }
+.flag { border-left: 5px solid; padding: 8px 12px; margin: 10px 0; }
+.flag.bad { border-color: #cf222e; background: #ffebe9; }
+.flag.warn { border-color: #9a6700; background: #fff8c5; }
+.flag.good { border-color: #1a7f37; background: #dafbe1; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 18px; }
+figure { margin: 0; border: 1px solid #d0d7de; padding: 8px; }
+figure.wide { grid-column: 1 / -1; }
+figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
+figcaption { color: #57606a; font-size: 0.88em; margin-top: 6px; }
+footer { margin-top: 40px; color: #57606a; font-size: 0.85em; }
+"""
+
+
+def report_run(run_id: str) -> Path:
+    """Rebuilds the plots and report of a completed run, holding the run's lock.
+
+    Args:
+        run_id: a run id, e.g. ``breast-cancer-3``.
+
+    Returns:
+        The path of report.html.
+    """
+    run_dir = runs.resolve_run(run_id)
+    status = _optional_json(run_dir / "status.json") or {}
+    state = status.get("status", "unknown")
+    if state != "completed":
+        raise RunError(
+            f"run {run_id} is {state}, not completed; a report needs a run that finished "
+            "training and testing. Train it again (dltrain train CONFIG) and report that run"
+        )
+    if not (run_dir / "metrics.json").is_file():
+        raise RunError(
+            f"run {run_id} has no metrics.json ({run_dir / 'metrics.json'}), so there is "
+            "nothing to report; the run folder is incomplete. Train it again (dltrain train "
+            "CONFIG) or restore the file"
+        )
+    with runs.RunLock(run_dir):
+        return write_report(run_dir)
+
+
+def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
+    """Writes `run_dir/report.html`: one self-contained page describing the run.
+
+    It draws the plots first (`make_plots`) unless they are given. It does not check
+    the run's status, so training can call it before marking the run completed.
+
+    Args:
+        run_dir: a run folder holding at least metrics.json.
+        plots: PNG files to embed. Defaults to None: draw them with `make_plots`.
+
+    Returns:
+        The path of report.html.
+
+    Example:
+        >>> write_report(Path("runs/breast-cancer-1"))  # doctest: +SKIP
+        PosixPath('runs/breast-cancer-1/report.html')
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.json").is_file():
+        raise RunError(
+            f"{run_dir / 'metrics.json'} is missing, so there is nothing to report; "
+            "the run did not finish testing"
+        )
+    run = _Run(run_dir)
+    if plots is None:
+        plots = make_plots(run_dir)
+    sections = [
+        ("data", "Data", _data(run)),
+        ("sanity", "Sanity checks", _sanity(run)),
+        ("metrics", "Metrics", _metrics(run)),
+        ("operating-point", "Operating point", _operating_point(run)),
+    ]
+    if run.task in ("binary", "multiclass"):
+        sections += [
+            ("per-class", "Per-class metrics", _per_class(run)),
+            ("confusion", "Confusion matrix", _confusion(run)),
+        ]
+    sections += [
+        ("plots", "Plots", _plots(plots)),
+        ("config", "Configuration", _config(run)),
+        ("environment", "Environment", _environment(run)),
+    ]
+    nav = " ".join(f'<a href="#{key}">{escape(title)}</a>' for key, title, _ in sections)
+    body = "\n".join(
+        f'<section id="{key}">\n<h2>{escape(title)}</h2>\n{content}\n</section>'
+        for key, title, content in sections
+    )
+    built = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    page = (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>dltrain report: {escape(run.id)}</title>\n"
+        f"<style>{CSS}</style>\n</head>\n<body>\n"
+        f"{_header(run)}\n<nav>{nav}</nav>\n{body}\n"
+        f"<footer>Built {escape(built)} by dltrain {escape(__version__)} from the files in "
+        f"<code>{escape(str(run_dir))}</code>.</footer>\n</body>\n</html>\n"
+    )
+    path = run_dir / "report.html"
+    runs.atomic_write_text(path, page)
+    return path
+
+
+# --- the run's files -----------------------------------------------------------------------
+
+
+def _optional_json(path: Path) -> Any:
+    return runs.read_json(path) if path.is_file() else None
+
+
+def _optional_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from None
+
+
+class _Run:
+    """The files of a run folder, read once; optional ones are None when absent."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = run_dir
+        self.id = run_dir.name
+        self.metrics: dict = runs.read_json(run_dir / "metrics.json")
+        self.task: str = self.metrics.get("task", "?")
+        self.status: dict = _optional_json(run_dir / "status.json") or {}
+        self.dataset: dict | None = _optional_json(run_dir / "dataset.json")
+        self.environment: dict | None = _optional_json(run_dir / "environment.json")
+        self.sanity: dict | None = _optional_json(run_dir / "sanity.json")
+        self.config: str | None = _optional_text(run_dir / "config.yaml")
+        self.command: str | None = _optional_text(run_dir / "command.txt")
+        self.manifest: dict | None = None
+        cache = (self.dataset or {}).get("cache")
+        if cache and (Path(cache) / "manifest.json").is_file():
+            try:
+                self.manifest = json.loads((Path(cache) / "manifest.json").read_text())
+            except (OSError, ValueError):
+                self.manifest = None  # the cache is an extra; the run folder is the record
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, int | float):
+        return f"{value:.{digits}f}"
+    return escape(str(value))
+
+
+def _ci(m: dict | None) -> str:
+    if not m or m.get("value") is None:
+        return "n/a"
+    if m.get("low") is None or m.get("high") is None:
+        return _num(m["value"])
+    return f"{_num(m['value'])} <span class=muted>({_num(m['low'])}–{_num(m['high'])})</span>"
+
+
+def _table(
+    header: list[str], rows: list[list[str]], caption: str | None = None, row_class=None
+) -> str:
+    """An HTML table; header and cells must already be escaped HTML."""
+    head = "".join(f"<th>{h}</th>" for h in header)
+    lines = []
+    for i, row in enumerate(rows):
+        cls = row_class(i) if row_class else None
+        attr = f' class="{cls}"' if cls else ""
+        lines.append(f"<tr{attr}>" + "".join(_cell(c) for c in row) + "</tr>")
+    cap = f"<caption>{caption}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+
+
+def _cell(cell: str | tuple[str, str]) -> str:
+    if isinstance(cell, tuple):  # (html, css class)
+        return f'<td class="{cell[1]}">{cell[0]}</td>'
+    return f"<td>{cell}</td>"
+
+
+def _badge(text: str) -> str:
+    cls = text if text.isidentifier() else "unknown"
+    return f'<span class="badge {escape(cls)}">{escape(text)}</span>'
+
+
+def _kv(items: list[tuple[str, str]]) -> str:
+    """A two-column table of (escaped label, escaped value) pairs."""
+    rows = "".join(f'<tr><th scope="row">{k}</th><td class="text">{v}</td></tr>' for k, v in items)
+    return f"<table><tbody>{rows}</tbody></table>"
+
+
+def _value(value: Any) -> str:
+    """A number (4 decimals), a text, or a dash for null."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return escape(str(value))
+    return _num(value, 4)
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+def _header(run: _Run) -> str:
+    state = run.status.get("status", "unknown")
+    source = ((run.dataset or {}).get("source") or {}).get("path", "not recorded")
+    when = " → ".join(str(run.status[k]) for k in ("started", "updated") if k in run.status)
+    parts = [
+        f"<h1>dltrain report: {escape(run.id)}</h1>",
+        f'<p class="meta">status {_badge(state)} · task <b>{escape(run.task)}</b> · '
+        f"data <code>{escape(str(source))}</code></p>",
+    ]
+    if when:
+        parts.append(f'<p class="meta">started → last update {escape(when)}</p>')
+    if run.status.get("message"):
+        parts.append(f'<p class="meta">{escape(str(run.status["message"]))}</p>')
+    if run.command:
+        parts.append(f'<p class="meta">command <code>{escape(run.command.strip())}</code></p>')
+    return "\n".join(parts)
+
+
+def _data(run: _Run) -> str:
+    d = run.dataset
+    if not d:
+        return "<p>dataset.json: not recorded.</p>"
+    source = d.get("source") or {}
+    split = d.get("split") or {}
+    classes = [str(c) for c in (d.get("classes") or run.metrics.get("classes") or [])]
+    out = [
+        _kv(
+            [
+                ("source", f"<code>{escape(str(source.get('path', 'not recorded')))}</code>"),
+                ("SHA-256", f"<code>{escape(str(source.get('sha256', 'not recorded')))}</code>"),
+                ("rows in the source", escape(str(source.get("rows", "not recorded")))),
+                ("task", escape(str(d.get("task", run.task)))),
+                ("positive class", escape(str(d.get("positive_class") or "—"))),
+                (
+                    "split",
+                    f"{escape(str(split.get('method', 'not recorded')))} "
+                    f"(seed {escape(str(split.get('seed', '?')))})",
+                ),
+                ("features", escape(str(len(d.get("features") or [])))),
+                ("missing values", _missing(run)),
+            ]
+        )
+    ]
+    rows = []
+    for s in SPLITS:
+        info = split.get(s) or {}
+        counts = info.get("class_counts") or {}
+        rows.append(
+            [
+                escape(SPLIT_NAMES[s]),
+                escape(str(info.get("rows", len((d.get("rows") or {}).get(s, []))))),
+                *(escape(str(counts.get(c, 0))) for c in classes),
+                (f"<code>{escape(str(info.get('sha256', ''))[:12])}</code>", "text"),
+            ]
+        )
+    out.append(
+        _table(
+            ["split", "rows", *(escape(c) for c in classes), "content hash"],
+            rows,
+            caption="Rows and class counts per split; the hash is the first 12 hex digits of "
+            "the split's SHA-256.",
+        )
+    )
+    features = d.get("features") or []
+    if features:
+        names = ", ".join(escape(str(f)) for f in features)
+        out.append(f"<details><summary>{len(features)} model inputs</summary><p>{names}</p>")
+        out.append("</details>")
+    return "\n".join(out)
+
+
+def _missing(run: _Run) -> str:
+    for where in (run.dataset or {}, run.manifest or {}):
+        if "missing_values" in where:
+            missing = where["missing_values"]
+            if not missing:
+                return "none"
+            if isinstance(missing, dict):
+                return escape(", ".join(f"{k}: {v}" for k, v in missing.items()))
+            return escape(str(missing))
+    return "not recorded"
+
+
+def _sanity(run: _Run) -> str:
+    if run.sanity is None:
+        return "<p>Not recorded: this run has no sanity.json.</p>"
+    checks = run.sanity.get("checks") or []
+    if not checks:
+        return "<p>No checks recorded.</p>"
+    rows = [
+        [
+            escape(str(c.get("name", "?"))),
+            (_badge(str(c.get("verdict", "?"))), "text"),
+            _value(c.get("value")),
+            _value(c.get("expected")),
+            (escape(str(c.get("detail", ""))), "text"),
+        ]
+        for c in checks
+    ]
+    verdicts = [str(c.get("verdict")) for c in checks]
+    order = ["PASS", "WARN", "FAIL"] + sorted(set(verdicts) - {"PASS", "WARN", "FAIL"})
+    summary = ", ".join(f"{verdicts.count(v)} {v}" for v in order)
+    return f"<p>{escape(summary)}.</p>" + _table(
+        ["check", "verdict", "value", "expected", "detail"], rows
+    )
+
+
+def _metrics(run: _Run) -> str:
+    m = run.metrics
+    baselines: dict = m.get("baselines") or {}
+    splits = [s for s in ("val", "test") if m.get(s)]
+    names: list[str] = []
+    for s in splits:
+        names += [n for n in m[s] if n not in names]
+    headline = HEADLINE.get(run.task)
+
+    def arrow(name: str) -> str:
+        if name in NO_DIRECTION:
+            return ""
+        return " ↓" if name in LOWER_IS_BETTER else " ↑"
+
+    rows = [
+        [
+            escape(name) + arrow(name),
+            *(_ci(m[s].get(name)) for s in splits),
+            *(_ci(b.get(name)) for b in baselines.values()),
+        ]
+        for name in names
+    ]
+    n = m.get("n") or {}
+    header = [
+        "metric",
+        *(f"model, {SPLIT_NAMES[s]} (n={escape(str(n.get(s, '?')))})" for s in splits),
+        *(f"{escape(b)} baseline, test" for b in baselines),
+    ]
+    pct = round(float(m.get("confidence") or 0.95) * 100)
+    caption = (
+        f"Value and {pct}% percentile-bootstrap interval ({escape(str(m.get('bootstrap')))} "
+        "resamples). ↑ higher is better, ↓ lower is better. Baselines are fitted on the "
+        f"training split and scored on test. The headline metric ({escape(str(headline))}) "
+        "is highlighted."
+    )
+    table = _table(
+        header,
+        rows,
+        caption=caption,
+        row_class=lambda i: "headline" if names[i] == headline else None,
+    )
+    return _baseline_flag(run, headline) + table
+
+
+def _baseline_flag(run: _Run, headline: str | None) -> str:
+    """A visible verdict: does the model beat every baseline on the headline test metric?"""
+    m = run.metrics
+    test = (m.get("test") or {}).get(headline or "")
+    if not test or test.get("value") is None:
+        return (
+            f'<div class="flag warn">The headline metric {escape(str(headline))} was not '
+            "recorded on test, so the model is not compared with the baselines.</div>"
+        )
+    losses, overlaps = [], []
+    for name, b in (m.get("baselines") or {}).items():
+        ref = b.get(headline) or {}
+        if ref.get("value") is None:
+            continue
+        if test["value"] <= ref["value"]:
+            losses.append(
+                f"the <b>{escape(name)}</b> baseline ({_num(test['value'])} vs "
+                f"{_num(ref['value'])})"
+            )
+        elif test.get("low") is not None and ref.get("high") is not None:
+            if test["low"] <= ref["high"]:
+                overlaps.append(escape(name))
+    if losses:
+        return (
+            f'<div class="flag bad"><b>The model does not beat</b> {"; ".join(losses)} on test '
+            f"{escape(headline)}. A trivial or linear model does as well: revisit the data and "
+            "the model before using it.</div>"
+        )
+    text = f"The model beats every baseline on test {escape(headline)}."
+    if overlaps:
+        return (
+            f'<div class="flag warn">{text} Its 95% interval overlaps that of the '
+            f"{', '.join(overlaps)} baseline(s), so the lead may be chance.</div>"
+        )
+    return f'<div class="flag good">{text}</div>'
+
+
+def _operating_point(run: _Run) -> str:
+    if run.task == "regression":
+        return "<p>Not applicable: a regression model has no decision threshold.</p>"
+    if run.task == "multiclass":
+        return "<p>Each sample is assigned its most probable class; there is no threshold.</p>"
+    op = run.metrics.get("operating_point")
+    if not op:
+        t = run.metrics.get("threshold")
+        return f"<p>Threshold {_num(t)}; how it was chosen is not recorded.</p>"
+    positive = escape(str(run.metrics.get("positive_class")))
+    chosen = op.get("chosen_on")
+    how = (
+        "chosen on the validation split and frozen before the test split was scored"
+        if chosen == "val"
+        else "fixed in the config (evaluate.threshold)"
+        if chosen == "config"
+        else f"chosen on {escape(str(chosen))}"
+    )
+    items = [
+        ("rule", escape(str(op.get("rule")))),
+        ("threshold", _num(op.get("value"), 4)),
+        ("decision", f"{positive} when P({positive}) ≥ {_num(op.get('value'), 4)}"),
+        ("chosen", how),
+    ]
+    if op.get("target") is not None:
+        items.append(("target", _num(op["target"])))
+    items += [
+        ("validation sensitivity", _num(op.get("val_sensitivity"))),
+        ("validation specificity", _num(op.get("val_specificity"))),
+    ]
+    return _kv(items)
+
+
+def _per_class(run: _Run) -> str:
+    per = run.metrics.get("per_class") or {}
+    out = []
+    for split in ("test", "val"):
+        table = per.get(split)
+        if not table:
+            continue
+        rows = [
+            [
+                escape(str(c)),
+                escape(str(v.get("support", ""))),
+                *(_num(v.get(k)) for k in PER_CLASS),
+            ]
+            for c, v in table.items()
+        ]
+        out.append(f"<h3>{escape(SPLIT_NAMES[split])} split</h3>")
+        out.append(_table(["class", "support", *PER_CLASS], rows))
+    if not out:
+        return "<p>Not recorded.</p>"
+    return (
+        "<p class=muted>One-vs-rest: each class against all the others "
+        "(ppv = precision, npv = negative predictive value).</p>\n" + "\n".join(out)
+    )
+
+
+def _confusion(run: _Run) -> str:
+    conf = run.metrics.get("confusion") or {}
+    classes = [str(c) for c in run.metrics.get("classes") or []]
+    out = []
+    for split in ("test", "val"):
+        cm = conf.get(split)
+        if not cm:
+            continue
+        rows = [
+            [
+                f"<b>{escape(classes[i] if i < len(classes) else str(i))}</b>",
+                *((str(v), "diag") if i == j else str(v) for j, v in enumerate(row)),
+            ]
+            for i, row in enumerate(cm)
+        ]
+        header = ["true ↓ / predicted →", *(escape(c) for c in classes)]
+        out.append(f"<h3>{escape(SPLIT_NAMES[split])} split</h3>")
+        out.append(_table(header, rows))
+    return "\n".join(out) or "<p>Not recorded.</p>"
+
+
+def _plots(paths: list[Path]) -> str:
+    if not paths:
+        return "<p>No plots.</p>"
+    figures = []
+    for path in paths:
+        data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        caption = CAPTIONS.get(path.stem, path.stem.replace("_", " "))
+        wide = ' class="wide"' if path.stem in WIDE else ""
+        figures.append(
+            f'<figure{wide} id="plot-{escape(path.stem)}">'
+            f'<img src="data:image/png;base64,{data}" alt="{escape(caption)}">'
+            f"<figcaption>{escape(caption)} <code>plots/{escape(path.name)}</code></figcaption>"
+            "</figure>"
+        )
+    return '<div class="plots">\n' + "\n".join(figures) + "\n</div>"
+
+
+def _config(run: _Run) -> str:
+    if run.config is None:
+        return "<p>config.yaml: not recorded.</p>"
+    return (
+        "<p class=muted>The resolved config (defaults filled in): it re-creates this run.</p>"
+        f"<pre>{escape(run.config)}</pre>"
+    )
+
+
+def _environment(run: _Run) -> str:
+    if not run.environment:
+        return "<p>environment.json: not recorded.</p>"
+    items = [
+        (
+            escape(str(k)),
+            escape(v if isinstance(v, str) else json.dumps(v)),
+        )
+        for k, v in run.environment.items()
+    ]
+    return _kv(items)

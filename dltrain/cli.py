@@ -129,6 +129,23 @@ def train(
 
 @app.command()
 @handled
+def resume(run_id: RunIdArg) -> None:
+    """Continue an interrupted run exactly where its last checkpoint left off."""
+    from dltrain.runs import RunLock, resolve_run
+
+    RunLock(resolve_run(run_id)).ensure_free()  # refuse at once, before loading TensorFlow
+    _backend()
+    from dltrain.training.resume import resume as run_resume
+
+    result = run_resume(run_id)
+    if result.sanity:
+        _print_sanity(result.sanity)
+    _print_metrics(result.metrics, f"Run {result.run_id}")
+    console.info(f"Run folder: {result.run_dir}")
+
+
+@app.command()
+@handled
 def evaluate(
     run_id: RunIdArg,
     data: Annotated[

@@ -177,6 +177,15 @@ class RunLock:
             return self
         raise RunError(f"cannot lock {self.path.parent}")
 
+    def ensure_free(self) -> None:
+        """Raises `RunError` if a live process holds the lock (checks, does not take it)."""
+        pid = self._owner()
+        if self.path.exists() and pid is not None and _alive(pid) and pid != os.getpid():
+            raise RunError(
+                f"run {self.path.parent.name} is in use by process {pid}; wait for it to "
+                "finish or stop it (a lock left by a killed process is removed automatically)"
+            )
+
     def __exit__(self, *exc) -> None:
         with contextlib.suppress(FileNotFoundError):
             if self._owner() == os.getpid():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shlex
@@ -90,36 +91,50 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
     monitor_of(config, task)  # bad monitor or metrics: config errors before any run exists
     metric_names(config, task)
     run_id, run_dir = runs.create_run(config.name)
-    with runs.RunLock(run_dir):
-        runs.set_status(run_dir, "running", pid=os.getpid())
-        try:
-            with StopSignals() as stop:
-                metrics, checks = _train_in(run_dir, config, data, argv, stop)
-        except SanityError as exc:
-            runs.set_status(run_dir, "failed", message=str(exc))
-            raise
-        except DivergedError as exc:
-            runs.set_status(run_dir, "diverged", message=str(exc))
-            raise
-        except Terminated:
-            runs.set_status(run_dir, "interrupted", message="stopped by SIGTERM")
-            raise InterruptedRun(
-                f"run {run_id} stopped by SIGTERM; its best checkpoint so far is kept",
-                signal_exit_code=143,
-            ) from None
-        except KeyboardInterrupt:
-            runs.set_status(run_dir, "interrupted", message="stopped by Ctrl-C")
-            raise InterruptedRun(
-                f"run {run_id} stopped by Ctrl-C; its best checkpoint so far is kept"
-            ) from None
-        except DltrainError as exc:
-            runs.set_status(run_dir, "failed", message=str(exc))
-            raise
-        except BaseException as exc:
-            runs.set_status(run_dir, "failed", message=f"{type(exc).__name__}: {exc}")
-            raise
-        runs.set_status(run_dir, "completed")
+    with runs.RunLock(run_dir), guarded(run_dir) as stop:
+        metrics, checks = _train_in(run_dir, config, data, argv, stop)
+        complete(run_dir)
     return TrainResult(run_id, run_dir, metrics, checks)
+
+
+def complete(run_dir: Path) -> None:
+    """Marks the run completed and builds its plots and report.html."""
+    from dltrain.evaluation.report import write_report
+
+    runs.set_status(run_dir, "completed")
+    write_report(run_dir)
+
+
+@contextlib.contextmanager
+def guarded(run_dir: Path):
+    """Records how a run ends in status.json and turns signals into exit codes 130/143.
+
+    Yields the `StopSignals` that the training loop watches.
+    """
+    run_id = run_dir.name
+    runs.set_status(run_dir, "running", pid=os.getpid())
+    try:
+        with StopSignals() as stop:
+            yield stop
+    except SanityError as exc:
+        runs.set_status(run_dir, "failed", message=str(exc))
+        raise
+    except DivergedError as exc:
+        runs.set_status(run_dir, "diverged", message=str(exc))
+        raise
+    except (Terminated, KeyboardInterrupt) as exc:
+        how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+        runs.set_status(run_dir, "interrupted", message=f"stopped by {how}")
+        raise InterruptedRun(
+            f"run {run_id} stopped by {how}; continue it exactly with `dltrain resume {run_id}`",
+            signal_exit_code=143 if isinstance(exc, Terminated) else 130,
+        ) from None
+    except DltrainError as exc:
+        runs.set_status(run_dir, "failed", message=str(exc))
+        raise
+    except BaseException as exc:
+        runs.set_status(run_dir, "failed", message=f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def _train_in(
@@ -150,11 +165,7 @@ def _train_in(
     transform = data.transform
     transform.save(run_dir / "preprocessing.json")
 
-    keras.utils.set_random_seed(config.seed)
-    if config.train.deterministic:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+    seeded(config)
     n_classes = len(manifest["classes"])
     checks = []
     if config.train.sanity:
@@ -169,6 +180,17 @@ def _train_in(
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     fit_model(run_dir, config, data, model, stop, LoopState())
     return finish(run_dir, config, data, checks)
+
+
+def seeded(config: ExperimentConfig) -> None:
+    """Seeds Python, NumPy and TensorFlow; op determinism when `train.deterministic`."""
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    if config.train.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, stop, state):

@@ -1,0 +1,90 @@
+"""`dltrain resume RUN_ID`: continue an interrupted run exactly where its last checkpoint is."""
+
+from __future__ import annotations
+
+from dltrain import console, runs
+from dltrain.config import load_config
+from dltrain.data.cache import preprocess
+from dltrain.errors import DataError, DivergedError, UsageError
+from dltrain.training import checkpoint
+from dltrain.training.fit import TrainResult, complete, finish, fit_model, guarded, seeded
+from dltrain.training.loop import LoopState
+from dltrain.training.sanity import Check
+from dltrain.training.setup import new_model
+
+
+def resume(run_id: str) -> TrainResult:
+    """Restores the newest intact checkpoint and trains on to the end.
+
+    A damaged checkpoint is skipped with a warning naming it (the previous one is
+    used); if checkpoints exist but none is intact, resuming is refused rather
+    than silently starting again.
+
+    The run's own config.yaml and dataset.json are the only inputs: the data is
+    re-read (or found in the cache) and must give the same split hashes as when
+    the run started, or resuming is refused.
+    """
+    run_dir = runs.resolve_run(run_id)
+    with runs.RunLock(run_dir) as lock:
+        status = runs.read_json(run_dir / "status.json")
+        state_name = status.get("status")
+        if state_name == "completed":
+            raise UsageError(f"run {run_id} is already completed; there is nothing to resume")
+        if state_name == "diverged":
+            raise DivergedError(
+                f"run {run_id} diverged ({status.get('message', '')}); resuming would repeat it. "
+                "Start a new run with a lower learning rate"
+            )
+        dataset = runs.read_json(run_dir / "dataset.json")
+        config = load_config(run_dir / "config.yaml", [f"data.path={dataset['source']['path']}"])
+        data = preprocess(config)
+        for name in ("train", "val", "test"):
+            if data.manifest["split"][name]["sha256"] != dataset["split"][name]["sha256"]:
+                raise DataError(
+                    f"the {name} split of run {run_id} cannot be rebuilt identically from "
+                    f"{dataset['source']['path']} (its content hash differs); the data or "
+                    "dltrain's preprocessing changed, so the run cannot be resumed exactly"
+                )
+        if lock.stale_pid:
+            console.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")
+        with guarded(run_dir) as stop:
+            task = data.manifest["task"]
+            train = data.split("train")
+            n_classes = len(data.manifest["classes"])
+            seeded(config)
+            model = new_model(config, task, train.x, train.y, n_classes)
+            _build_state(model, train)
+            checkpoint.clean_temporary(run_dir)
+            restored = checkpoint.load_latest(run_dir, model)
+            if restored is None:
+                console.warn("no checkpoint was written yet: training starts from epoch 1")
+                seeded(config)
+                model = new_model(config, task, train.x, train.y, n_classes)
+                state = LoopState()
+            else:
+                for warning in restored.skipped:
+                    console.warn(warning)
+                meta = restored.meta
+                console.info(
+                    f"Resuming {run_id} from {restored.file.name}: epoch {meta['epoch'] + 1}, "
+                    f"after step {meta['step']}"
+                )
+                state = LoopState(**meta)
+            fit_model(run_dir, config, data, model, stop, state)
+            checks = _recorded_checks(run_dir)
+            metrics, checks = finish(run_dir, config, data, checks)
+            complete(run_dir)
+    return TrainResult(run_id, run_dir, metrics, checks)
+
+
+def _build_state(model, train) -> None:
+    """Creates the optimiser and metric variables (one step) so a checkpoint can fill them."""
+    model.train_on_batch(train.x[:1], train.y[:1])
+
+
+def _recorded_checks(run_dir) -> list[Check]:
+    path = run_dir / "sanity.json"
+    if not path.exists():
+        return []
+    checks = runs.read_json(path).get("checks", [])
+    return [Check(**c) for c in checks if c["name"] != "beats_baselines"]

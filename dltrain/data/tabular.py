@@ -19,6 +19,7 @@ from dltrain.errors import ConfigError, DataError
 MAX_LISTED = 20
 NUMERIC_SHARE = 0.95  # a text column whose values are ≥95% numbers is numeric with typos
 REGRESSION_MIN_UNIQUE = 10
+FLOAT32_MAX = float(np.finfo("float32").max)  # models compute in float32: beyond is infinity
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,9 @@ def numeric_values(frame: pd.DataFrame, columns: tuple[str, ...], source: Path) 
             bad.append((i, name, plain(column.iloc[i]), "is not a number"))
         for i in np.flatnonzero(infinite):
             bad.append((i, name, plain(column.iloc[i]), "is infinite"))
+        too_large = np.abs(np.nan_to_num(values.to_numpy(), posinf=0, neginf=0)) > FLOAT32_MAX
+        for i in np.flatnonzero(too_large):
+            bad.append((i, name, plain(column.iloc[i]), "is too large for 32-bit floats"))
         out[name] = values.where(~np.isinf(values), np.nan)
     if bad:
         bad.sort()

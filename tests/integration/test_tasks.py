@@ -124,9 +124,10 @@ def test_name_option_names_the_run(workdir, cli):
     assert (workdir / "runs" / "short-1" / "model.keras").exists()
 
 
-def test_divergence_exits_5_and_keeps_status(workdir, cli):
-    frame = make_table(n=60, task="regression")
-    frame["age"] = frame["age"] * 1e30
+def test_divergence_exits_5_and_keeps_the_last_finite_checkpoint(workdir, cli):
+    frame = make_table(n=200, task="regression")
+    # one extreme value, unscaled: its batch (epoch 1, step 6 in this seeded order) overflows
+    frame.loc[150, "age"] = 1e25
     frame.to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
     result = cli(
@@ -135,15 +136,23 @@ def test_divergence_exits_5_and_keeps_status(workdir, cli):
         "--set",
         "data.scale=none",
         "--set",
-        "train.optimizer={name: sgd, learning_rate: 10}",
+        "train.batch_size=8",
         "--set",
-        "train.sanity=false",  # the sanity suite would stop it first (see test_check.py)
+        "train.checkpoint_every=2",
+        "--set",
+        "train.sanity=false",  # the sanity suite would stop it first (test_check.py)
     )
     assert result.exit_code == 5, result.output
-    assert "NaN or infinite at epoch 1" in result.output
-    status = json.loads((workdir / "runs" / "demo-1" / "status.json").read_text())
-    assert status["status"] == "diverged"
-    assert not (workdir / "runs" / "demo-1" / "model.keras").exists()
+    text = result.output.replace("\n", "")
+    assert "NaN or infinite at epoch 1, step 6" in text
+    assert "The last finite checkpoint is runs/demo-1/checkpoints/state-000000-000004.npz" in text
+    run = workdir / "runs" / "demo-1"
+    assert json.loads((run / "status.json").read_text())["status"] == "diverged"
+    assert not (run / "model.keras").exists() and not (run / "checkpoints/best.keras").exists()
+    with np.load(run / "checkpoints/state-000000-000004.npz") as kept:
+        assert all(np.isfinite(kept[k]).all() for k in kept.files if k.startswith("v"))
+    again = cli("resume", "demo-1")
+    assert again.exit_code == 5 and "resuming would repeat it" in again.output
 
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))

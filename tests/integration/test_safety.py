@@ -1,0 +1,24 @@
+"""Model files are loaded in Keras safe mode: a model carrying code is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BASIC_CONFIG, make_table, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def test_model_with_a_lambda_layer_is_refused(workdir, cli):
+    make_table(n=60).to_csv(workdir / "table.csv", index=False)
+    config = write_config(workdir, BASIC_CONFIG)
+    assert cli("train", config, "--set", "train.sanity=false").exit_code == 0
+    import keras
+
+    inp = keras.Input((7,))
+    out = keras.layers.Lambda(lambda x: x[:, :1] * 0 + 1.0)(inp)  # would run arbitrary code
+    keras.Model(inp, out).save(workdir / "runs/demo-1/model.keras")
+    result = cli("predict", "demo-1", workdir / "table.csv", "--out", workdir / "p.csv")
+    assert result.exit_code == 4, result.output
+    assert "contains code (a Lambda layer) and is refused" in result.output
+    assert not (workdir / "p.csv").exists()

@@ -31,6 +31,25 @@ def tagged_union(field: str, *members: type[BaseModel], default: str | None = No
     return Annotated[Union[tagged], Discriminator(tag_of)]  # noqa: UP007
 
 
+def keyed_union(what: str, *members: type[BaseModel]):
+    """A union of one-key sections told apart by their key, e.g. `{flip: horizontal}`.
+
+    A wrong key is one error with the options and a did-you-mean, not one per member.
+    """
+    from typing import Annotated, Union
+
+    from pydantic import Discriminator, Tag
+
+    def key_of(value):
+        if isinstance(value, dict):
+            return next(iter(value), None) if len(value) == 1 else "+".join(map(str, value))
+        return next(iter(type(value).model_fields), None)
+
+    key_of.__name__ = what
+    tagged = tuple(Annotated[m, Tag(next(iter(m.model_fields)))] for m in members)
+    return Annotated[Union[tagged], Discriminator(key_of)]  # noqa: UP007
+
+
 def union_members(annotation) -> tuple[type[BaseModel], ...]:
     """The model classes of a (possibly Annotated, possibly single-member) union."""
     import types

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from dltrain.config.base import Section, tagged_union
+from dltrain.config.base import Section, keyed_union, tagged_union
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -141,4 +141,151 @@ class TabularData(Section):
         return self
 
 
-DataConfig = tagged_union("kind", TabularData)
+class _FileData(Section):
+    """What every non-tabular data kind shares: where the samples and their labels are."""
+
+    path: str
+    """A folder (one sub-folder per class, or files listed in `labels`) or a file."""
+    labels: str | None = None
+    """A CSV with one row per sample: an `id` (file name without folder, or the row index
+    of an array file), the target column(s) and optionally the group. Not needed for
+    folder-per-class data. Relative to the working directory or to the config file."""
+    id: str = "id"
+    """Column of `labels` naming each sample. Defaults to "id"."""
+    target: str | list[str] | None = "label"
+    """Column(s) of `labels` to predict; several 0/1 columns make a multilabel task; null for
+    unsupervised models (autoencoder). Defaults to "label"."""
+    task: Literal["auto", "binary", "multiclass", "multilabel", "regression"] = "auto"
+    """The prediction task; "auto" infers it from the target. Defaults to "auto"."""
+    positive_class: str | None = None
+    """For binary tasks, the class that counts as positive. Defaults to the second class in
+    sorted order."""
+    group: str | None = None
+    """Column of `labels` identifying the patient: all its samples go to the same split."""
+    split: SplitConfig = StratifiedSplit()
+    """How samples are divided into train, validation and test."""
+    allow_duplicates: bool = False
+    """Allow identical samples in different splits (still recorded). Defaults to False."""
+    shard_size: Annotated[int, Field(ge=16, le=1_000_000)] = 1024
+    """Samples per cache shard; training streams one shard at a time, so memory stays flat
+    as the dataset grows. Defaults to 1024."""
+
+    @model_validator(mode="after")
+    def _group_for_group_split(self):
+        if isinstance(self.split, GroupSplit) and self.group is None:
+            raise ValueError("split.method 'group' needs data.group (the patient id column)")
+        return self
+
+
+class Flip(Section):
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] = "horizontal"
+    """Random flips (images; volumes flip along every axis given). Defaults to "horizontal"."""
+
+
+class Rotation(Section):
+    rotation: Annotated[float, Field(gt=0.0, le=0.5)] = 0.05
+    """Maximum random rotation as a fraction of a full turn. Defaults to 0.05."""
+
+
+class Zoom(Section):
+    zoom: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """Maximum random zoom in or out, as a fraction of the size. Defaults to 0.1."""
+
+
+class Translation(Section):
+    translation: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """Maximum random shift, as a fraction of the size. Defaults to 0.1."""
+
+
+class Contrast(Section):
+    contrast: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """Maximum random contrast change. Defaults to 0.1."""
+
+
+class Brightness(Section):
+    brightness: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """Maximum random brightness change, as a fraction of the value range. Defaults to 0.1."""
+
+
+class Noise(Section):
+    noise: Annotated[float, Field(gt=0.0)] = 0.01
+    """Standard deviation of added Gaussian noise, in standardised units. Defaults to 0.01."""
+
+
+class Scale(Section):
+    scale: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]] = (0.9, 1.1)
+    """Range of a random amplitude factor per sample. Defaults to [0.9, 1.1]."""
+
+
+class Shift(Section):
+    shift: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    """Maximum random circular time shift, as a fraction of the length. Defaults to 0.1."""
+
+
+class Crop(Section):
+    crop: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.9
+    """Random crop keeping this fraction of the length, stretched back to full length.
+    Defaults to 0.9."""
+
+
+ImageAugment = keyed_union("augmentation", Flip, Rotation, Zoom, Translation, Contrast, Brightness)
+SignalAugment = keyed_union("augmentation", Noise, Scale, Shift, Crop)
+VolumeAugment = keyed_union("augmentation", Flip, Noise)
+
+
+class ImagesData(_FileData):
+    """Images (PNG/JPEG, grayscale or RGB): a folder per class, or files listed in `labels`."""
+
+    kind: Literal["images"] = "images"
+    size: tuple[Annotated[int, Field(ge=4, le=4096)], Annotated[int, Field(ge=4, le=4096)]] = (
+        64,
+        64,
+    )
+    """Height and width every image is resized to. Defaults to [64, 64]."""
+    color: Literal["auto", "grayscale", "rgb"] = "auto"
+    """Channels: "auto" uses RGB if any training image has colour. Defaults to "auto"."""
+    augment: list[ImageAugment] = []
+    """Random changes applied to training images only, e.g. [{flip: horizontal},
+    {rotation: 0.05}]."""
+
+
+class SignalsData(_FileData):
+    """1-D series, one or several leads (channels): an NPY/NPZ array with a labels CSV, a CSV
+    with one series per row, or one file (.npy/.csv) per record."""
+
+    kind: Literal["signals"] = "signals"
+    length: Annotated[int, Field(ge=2)] | None = None
+    """Samples per series after `fit`. Defaults to the longest training series."""
+    fit: Literal["pad", "crop", "resample"] = "pad"
+    """How series are brought to `length`: zero-pad/crop the end, crop only (shorter series
+    are an error), or resample. Defaults to "pad"."""
+    augment: list[SignalAugment] = []
+    """Random changes applied to training series only, e.g. [{noise: 0.01}, {scale: [0.9,
+    1.1]}]."""
+
+
+class TextData(_FileData):
+    """Text: a CSV column, or a folder per class of .txt files."""
+
+    kind: Literal["text"] = "text"
+    text: str = "text"
+    """Column of the CSV (`path`) holding the text. Defaults to "text"."""
+    max_tokens: Annotated[int, Field(ge=10)] = 20000
+    """Vocabulary size (learned from the training split only). Defaults to 20000."""
+    max_length: Annotated[int, Field(ge=2)] = 200
+    """Tokens per text: longer texts are cut, shorter ones padded. Defaults to 200."""
+    ngrams: Annotated[int, Field(ge=1, le=3)] = 1
+    """Also count word pairs (2) or triples (3) as tokens. Defaults to 1."""
+
+
+class VolumesData(_FileData):
+    """3-D volumes (scans, or video as frames x height x width): an NPY array (N, D, H, W[, C])
+    with a labels CSV, or one .npy file per volume."""
+
+    kind: Literal["volumes"] = "volumes"
+    augment: list[VolumeAugment] = []
+    """Random changes applied to training volumes only: [{flip: horizontal}, {noise: 0.01}]."""
+
+
+DataConfig = tagged_union("kind", TabularData, ImagesData, SignalsData, TextData, VolumesData)
+ARRAY_KINDS = ("images", "signals", "text", "volumes")

@@ -25,6 +25,8 @@ Metric = Literal[
     "bias",
     "loa_low",
     "loa_high",
+    "mse",
+    "anomaly_roc_auc",
 ]
 BINARY_METRICS = (
     "accuracy",
@@ -40,10 +42,14 @@ BINARY_METRICS = (
 )
 MULTICLASS_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1", "brier")
 REGRESSION_METRICS = ("mae", "rmse", "r2", "bias", "loa_low", "loa_high")
+MULTILABEL_METRICS = ("accuracy", "roc_auc", "pr_auc", "f1", "brier")
+RECONSTRUCTION_METRICS = ("mse", "anomaly_roc_auc")
 TASK_METRICS = {
     "binary": BINARY_METRICS,
     "multiclass": MULTICLASS_METRICS,
+    "multilabel": MULTILABEL_METRICS,
     "regression": REGRESSION_METRICS,
+    "reconstruction": RECONSTRUCTION_METRICS,
 }
 
 

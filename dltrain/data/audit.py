@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dltrain.data.splits import SPLITS
-from dltrain.data.tabular import MAX_LISTED, Columns, numeric_values, row_where
+from dltrain.data.tabular import MAX_LISTED, Columns, numeric_values
 from dltrain.data.transforms import MISSING_CATEGORY
 from dltrain.errors import DataError
 
@@ -28,11 +28,12 @@ HASH = (
 
 
 def leakage_audit(
-    frame: pd.DataFrame,
-    columns: Columns,
+    hashes: np.ndarray,
     parts: dict[str, np.ndarray],
     *,
-    source: Path,
+    where_row,
+    hash_description: str,
+    group_column: str | None,
     labels: np.ndarray | None,
     classes: list[str],
     groups: np.ndarray | None,
@@ -42,10 +43,11 @@ def leakage_audit(
     """Audits a split for leakage and imbalance; the result goes into `manifest["audit"]`.
 
     Args:
-        frame: the table as read.
-        columns: the role of each column (the inputs are `numeric` + `categorical`).
+        hashes: one content hash per sample of its inputs as read (`row_hashes` for tables).
         parts: row indices (0-based) of each split.
-        source: the data file, for file:line in messages.
+        where_row: sample index → "file:line" (or file name), for messages.
+        hash_description: how `hashes` were computed, recorded in the audit.
+        group_column: name of the group column, or None.
         labels: class index per row, or None for regression.
         classes: class names in index order (empty for regression).
         groups: group (patient) per row, or None.
@@ -60,13 +62,15 @@ def leakage_audit(
         DataError: identical samples are in two splits and `allow_duplicates` is False.
 
     Example:
-        >>> audit = leakage_audit(frame, columns, parts, source=path, labels=y,
-        ...                       classes=["no", "yes"], groups=None, test_sha256=sha)
+        >>> audit = leakage_audit(row_hashes(frame, columns, path), parts,
+        ...                       where_row=lambda i: row_where(path, i), hash_description=HASH,
+        ...                       group_column=None, labels=y, classes=["no", "yes"],
+        ...                       groups=None, test_sha256=sha)
         >>> audit["duplicates"]["across_splits"]["inputs"]
         0
     """
     warnings: list[str] = []
-    duplicates = _duplicates(frame, columns, parts, source, allow_duplicates)
+    duplicates = _duplicates(hashes, parts, where_row, hash_description, allow_duplicates)
     across = duplicates["across_splits"]
     if across["inputs"]:  # only reached when allowed
         warnings.append(
@@ -86,7 +90,7 @@ def leakage_audit(
         "groups": None
         if groups is None
         else {
-            "column": columns.group,
+            "column": group_column,
             "checked": True,
             "in_several_splits": _groups_in_several_splits(parts, groups),
         },
@@ -110,9 +114,8 @@ def row_hashes(frame: pd.DataFrame, columns: Columns, source: Path) -> np.ndarra
     return pd.util.hash_pandas_object(canonical, index=False).to_numpy()
 
 
-def _duplicates(frame, columns, parts, source, allowed: bool) -> dict:
-    hashes = row_hashes(frame, columns, source)
-    split_of = np.full(len(frame), -1)
+def _duplicates(hashes, parts, where_row, description: str, allowed: bool) -> dict:
+    split_of = np.full(len(hashes), -1)
     for i, name in enumerate(SPLITS):
         split_of[parts[name]] = i
     assigned = np.flatnonzero(split_of >= 0)
@@ -130,8 +133,7 @@ def _duplicates(frame, columns, parts, source, allowed: bool) -> dict:
         a = rows[0]
         b = rows[split_of[rows] != split_of[a]][0]
         examples.append(
-            f"{row_where(source, a)} ({SPLITS[split_of[a]]}) = "
-            f"{row_where(source, b)} ({SPLITS[split_of[b]]})"
+            f"{where_row(a)} ({SPLITS[split_of[a]]}) = {where_row(b)} ({SPLITS[split_of[b]]})"
         )
     rows_by_split = {
         name: int(np.count_nonzero(split_of[shared] == i)) for i, name in enumerate(SPLITS)
@@ -149,7 +151,7 @@ def _duplicates(frame, columns, parts, source, allowed: bool) -> dict:
             details=examples + more,
         )
     return {
-        "hash": HASH,
+        "hash": description,
         "across_splits": {
             "inputs": int(len(first_seen)),
             "rows_by_split": rows_by_split,

@@ -24,12 +24,13 @@ import pandas as pd
 from dltrain.config.schema import ExperimentConfig
 from dltrain.data import splits as splitting
 from dltrain.data import tabular
-from dltrain.data.audit import leakage_audit
+from dltrain.data.audit import HASH as AUDIT_HASH
+from dltrain.data.audit import leakage_audit, row_hashes
 from dltrain.data.transforms import TabularTransform
 from dltrain.errors import DataError, RunError
 from dltrain.runs import read_json, write_json
 
-CACHE_FORMAT = 2  # 2: manifest["audit"]
+CACHE_FORMAT = 3  # 2: manifest["audit"]; 3: shards <split>-NNNNN.npz, all kinds
 CHUNK = 1 << 20
 
 
@@ -68,27 +69,68 @@ class Split:
 
 @dataclass(frozen=True)
 class Processed:
-    """A processed dataset in the cache."""
+    """A processed dataset in the cache: per split, shards `<split>-NNNNN.npz`."""
 
     path: Path
     manifest: dict
     hit: bool
 
-    def split(self, name: str) -> Split:
-        """Inputs, targets, row numbers, ids and groups of one split."""
-        try:
-            with np.load(self.path / f"{name}.npz", allow_pickle=False) as f:
-                groups = f["groups"] if "groups" in f else None
-                return Split(f["x"], f["y"], f["rows"], f["ids"], groups)
-        except (OSError, KeyError, ValueError) as exc:
+    def shards(self, name: str) -> list[Path]:
+        return sorted(self.path.glob(f"{name}-*.npz"))
+
+    def size(self, name: str) -> int:
+        return int(self.manifest["split"][name]["rows"])
+
+    def split(self, name: str, limit: int | None = None) -> Split:
+        """Inputs, targets, row numbers, ids and groups of a split (its first `limit` samples).
+
+        Shards hold random subsets, so the first `limit` samples are a random sample.
+        """
+        parts, count = [], 0
+        for shard in self.shards(name):
+            parts.append(read_shard(shard))
+            count += len(parts[-1].y)
+            if limit is not None and count >= limit:
+                break
+        if not parts:
             raise RunError(
-                f"the cached {name} split in {self.path} is unreadable ({exc}); delete the folder "
-                "and run preprocess again"
-            ) from None
+                f"the cached {name} split in {self.path} is missing; delete the folder and run "
+                "preprocess again"
+            )
+        joined = Split(
+            *(
+                None
+                if getattr(parts[0], f) is None
+                else np.concatenate([getattr(p, f) for p in parts])
+                for f in ("x", "y", "rows", "ids", "groups")
+            )
+        )
+        if limit is not None and len(joined.y) > limit:
+            joined = Split(
+                *(
+                    None if v is None else v[:limit]
+                    for v in (joined.x, joined.y, joined.rows, joined.ids, joined.groups)
+                )
+            )
+        return joined
 
     @property
-    def transform(self) -> TabularTransform:
-        return TabularTransform.load(self.path / "preprocessing.json")
+    def transform(self):
+        from dltrain.data.arrays import load_transform
+
+        return load_transform(self.path / "preprocessing.json")
+
+
+def read_shard(path: Path) -> Split:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            groups = f["groups"] if "groups" in f.files else None
+            return Split(f["x"], f["y"], f["rows"], f["ids"], groups)
+    except (OSError, KeyError, ValueError) as exc:
+        raise RunError(
+            f"the cache shard {path} is unreadable ({exc}); delete its folder and run "
+            "preprocess again"
+        ) from None
 
 
 def fingerprint(config: ExperimentConfig, source_sha: str) -> str:
@@ -113,20 +155,87 @@ def preprocess(config: ExperimentConfig) -> Processed:
         The processed dataset; `hit` says whether it came from the cache.
 
     Raises:
-        DataError: bad rows or an impossible split (nothing is written).
+        DataError: bad rows or files, or an impossible split (nothing is written).
         ConfigError: a configured column is not in the data.
     """
-    source = source_path(config)
-    if not source.is_file():
-        tabular.read_table(source, config.data, where=config.where("data.path"))  # raises
-    sha = sha256_file(source)
+    if config.data.kind == "tabular":
+        source = source_path(config)
+        if not source.is_file():
+            tabular.read_table(source, config.data, where=config.where("data.path"))  # raises
+        sha = sha256_file(source)
+    else:
+        sha = sha256_files(source_files(config))
     folder = cache_root() / f"{config.name}-{fingerprint(config, sha)}"
     manifest_path = folder / "manifest.json"
     if manifest_path.exists():
         return Processed(folder, read_json(manifest_path), hit=True)
-    manifest, arrays, transform = build(config, source, sha)
-    _write_folder(folder, manifest, arrays, transform)
+    with _building(folder) as tmp:
+        if config.data.kind == "tabular":
+            manifest, arrays, transform = build(config, source, sha)
+            for name, parts in arrays.items():
+                np.savez(tmp / f"{name}-00000.npz", **parts)
+            transform.save(tmp / "preprocessing.json")
+        else:
+            from dltrain.data.arrays import build_arrays
+            from dltrain.data.sources import read_samples
+
+            manifest = build_arrays(config, read_samples(config), sha, tmp)
+        write_json(tmp / "manifest.json", manifest)  # last: its presence means complete
     return Processed(folder, manifest, hit=False)
+
+
+def source_files(config: ExperimentConfig) -> list[Path]:
+    """Every file under data.path (and the labels file): what the fingerprint covers."""
+    cfg = config.data
+    where = _file_of(config.where("data.path"))
+    root = tabular.resolve_data_path(cfg.path, where)
+    if not root.exists():
+        raise DataError(
+            f"data not found: {root}. Check data.path ({config.where('data.path')}); relative "
+            "paths are taken from the working directory or the config's folder"
+        )
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    if getattr(cfg, "labels", None):
+        labels = tabular.resolve_data_path(cfg.labels, _file_of(config.where("data.labels")))
+        if not labels.is_file():
+            raise DataError(
+                f"labels file not found: {labels}. Check data.labels "
+                f"({config.where('data.labels')})"
+            )
+        files.append(labels)
+    return files
+
+
+def sha256_files(files: list[Path]) -> str:
+    """One SHA-256 over the names and bytes of many files (streamed)."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.name).encode() + b"\0" + sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _building(folder: Path):
+    """A temporary folder renamed to `folder` when the block succeeds, removed otherwise."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise RunError(f"cannot write the cache under {folder.parent}: {exc.strerror}") from None
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / "manifest.json").exists():  # not a concurrent identical write
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunError(f"cannot write the cache folder {folder}: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _file_of(where: str | None) -> str | None:
@@ -216,7 +325,11 @@ def build(config: ExperimentConfig, source: Path, sha: str):
         }
         if groups is not None:
             arrays[name]["groups"] = groups[rows].astype(str)
-        info = {"rows": int(len(rows)), "sha256": split_hash(rows, x, y)}
+        info = {
+            "rows": int(len(rows)),
+            "sha256": split_hash(rows, x, y),
+            "shard_sizes": [int(len(rows))],
+        }
         if labels is not None:
             counts = np.bincount(labels[rows], minlength=len(classes))
             info["class_counts"] = {c: int(n) for c, n in zip(classes, counts, strict=True)}
@@ -224,10 +337,11 @@ def build(config: ExperimentConfig, source: Path, sha: str):
             info["groups"] = int(len(np.unique(groups[rows])))
         split_info[name] = info
     audit = leakage_audit(
-        frame,
-        columns,
+        row_hashes(frame, columns, source),
         parts,
-        source=source,
+        where_row=lambda i: tabular.row_where(source, i),
+        hash_description=AUDIT_HASH,
+        group_column=columns.group,
         labels=labels,
         classes=classes,
         groups=groups,
@@ -276,29 +390,3 @@ def _ids(frame: pd.DataFrame, id_column: str | None, rows: np.ndarray) -> np.nda
     if id_column is None:
         return (rows + 1).astype(str)
     return frame[id_column].iloc[rows].astype("string").fillna("").to_numpy().astype(str)
-
-
-def _write_folder(folder: Path, manifest: dict, arrays: dict, transform: TabularTransform) -> None:
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    except OSError as exc:
-        raise RunError(f"cannot write the cache under {folder.parent}: {exc.strerror}") from None
-    try:
-        for name, parts in arrays.items():
-            np.savez(tmp / f"{name}.npz", **parts)
-        transform.save(tmp / "preprocessing.json")
-        write_json(tmp / "manifest.json", manifest)  # last: its presence means complete
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if not (folder / "manifest.json").exists():  # not a concurrent identical write
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise RunError(f"cannot write the cache folder {folder}: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(tmp, ignore_errors=True)
-        raise

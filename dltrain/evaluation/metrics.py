@@ -15,9 +15,22 @@ from sklearn import metrics as skm
 
 from dltrain.config.evaluate import TASK_METRICS
 
-HEADLINE = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}
+HEADLINE = {
+    "binary": "roc_auc",
+    "multiclass": "balanced_accuracy",
+    "multilabel": "roc_auc",
+    "regression": "r2",
+    "reconstruction": "mse",
+}
 PER_CLASS = ("sensitivity", "specificity", "ppv", "npv", "f1")
-LOWER_IS_BETTER = {"brier", "mae", "rmse"}
+LOWER_IS_BETTER = {"brier", "mae", "rmse", "mse"}
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether value `a` of `metric` is strictly better than `b`."""
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
 NO_DIRECTION = {"bias", "loa_low", "loa_high"}  # Bland-Altman: describe, not rank
 
 
@@ -47,6 +60,24 @@ def metric_functions(task: str, n_classes: int, threshold: float) -> dict[str, C
             "bias": lambda y, p: float(np.mean(np.asarray(p) - np.asarray(y))),
             "loa_low": lambda y, p: _limits(y, p, -1.0),
             "loa_high": lambda y, p: _limits(y, p, +1.0),
+        }
+
+    if task == "reconstruction":  # scores: per-sample reconstruction error; y: labels if any
+        return {
+            "mse": lambda y, s: float(np.mean(s)),
+            "anomaly_roc_auc": lambda y, s: skm.roc_auc_score((y == y.max()).astype(int), s),
+        }
+    if task == "multilabel":  # y, scores: (n, labels) 0/1 and probabilities; macro averages
+
+        def per_label(fn):
+            return lambda y, s: float(np.mean([fn(y[:, k], s[:, k]) for k in range(y.shape[1])]))
+
+        return {
+            "accuracy": per_label(lambda y, s: skm.accuracy_score(y, s >= threshold)),
+            "roc_auc": per_label(skm.roc_auc_score),
+            "pr_auc": per_label(skm.average_precision_score),
+            "f1": per_label(lambda y, s: skm.f1_score(y, s >= threshold, zero_division=0.0)),
+            "brier": per_label(skm.brier_score_loss),
         }
 
     def on_classes(fn, **kw):
@@ -237,6 +268,25 @@ def weighted_metrics(task, y, scores, weights, names, n_classes, threshold) -> d
             "loa_high": lambda: bias + 1.96 * sd,
         }
         return {name: table[name]() for name in names}
+    if task == "reconstruction":
+        table = {
+            "mse": lambda: (weights * scores).sum(axis=1) / total,
+            "anomaly_roc_auc": lambda: _weighted_auc(
+                weights, (y == y.max()).astype("float64"), scores
+            ),
+        }
+        return {name: table[name]() for name in names}
+    if task == "multilabel":
+        out = {}
+        for name in names:
+            per_label = [
+                weighted_metrics(
+                    "binary", y[:, k].astype("int64"), scores[:, k], weights, [name], 2, threshold
+                )[name]
+                for k in range(y.shape[1])
+            ]
+            out[name] = np.mean(per_label, axis=0)
+        return out
     c = n_classes
     pred = decisions(task, scores, threshold)
     conf = _sum_by(weights, y.astype("int64") * c + pred, c * c).reshape(-1, c, c)
@@ -297,26 +347,65 @@ def _num(v) -> float | None:
     return None if v is None or np.isnan(v) else round(float(v), 6)
 
 
-def baselines(task: str, x_train, y_train, x_eval, seed: int) -> dict[str, np.ndarray]:
-    """Scores of trivial models on `x_eval`: the majority class (or mean) and a linear model."""
+def fit_baselines(task: str, x_train, y_train, seed: int) -> dict:
+    """Trivial models fitted on the training inputs (flattened), by scikit-learn.
+
+    Returns name → predictor(flat_x, raw_x, feed) giving scores in the units the
+    metrics use: the majority class (class priors) and a logistic regression; the
+    mean and a linear regression; for reconstruction the training mean and a PCA
+    (a linear autoencoder), scored by per-sample reconstruction error.
+    """
+    from sklearn.decomposition import PCA
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
+    sparse = hasattr(x_train, "tocsr")
+
+    def scaled(model):
+        return make_pipeline(StandardScaler(with_mean=not sparse), model)
+
+    logistic = LogisticRegression(max_iter=2000, random_state=seed)
     if task == "regression":
-        models = {"mean": DummyRegressor(strategy="mean"), "linear": LinearRegression()}
-    else:
+        models = {"mean": DummyRegressor(strategy="mean"), "linear": scaled(LinearRegression())}
+    elif task == "reconstruction":
+        k = int(min(16, x_train.shape[1], max(1, x_train.shape[0] - 1)))
+        models = {"mean": DummyRegressor(strategy="mean"), "pca": PCA(k, random_state=seed)}
+    elif task == "multilabel":
         models = {
-            "majority": DummyClassifier(strategy="prior"),
-            "logistic": LogisticRegression(max_iter=2000, random_state=seed),
+            "prior": MultiOutputClassifier(DummyClassifier(strategy="prior")),
+            "logistic": MultiOutputClassifier(scaled(logistic)),
         }
+    else:
+        models = {"majority": DummyClassifier(strategy="prior"), "logistic": scaled(logistic)}
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, model in models.items():
             model.fit(x_train, y_train)
-            if task == "regression":
-                out[name] = model.predict(x_eval)
-            else:
-                proba = model.predict_proba(x_eval)
-                out[name] = proba[:, 1] if task == "binary" else proba
+            out[name] = _predictor(task, model)
     return out
+
+
+def _predictor(task: str, model):
+    def predict(flat, raw, feed):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if task == "regression":
+                return model.predict(flat)
+            if task == "reconstruction":
+                x = raw.astype("float32")
+                target = feed.eval_batch(x, None)[1].reshape(len(x), -1)
+                if hasattr(model, "inverse_transform"):
+                    rebuilt = model.inverse_transform(model.transform(target))
+                else:
+                    rebuilt = model.predict(target)
+                return np.mean((rebuilt - target) ** 2, axis=1)
+            if task == "multilabel":
+                return np.stack([p[:, -1] for p in model.predict_proba(flat)], axis=1)
+            proba = model.predict_proba(flat)
+            return proba[:, 1] if task == "binary" else proba
+
+    return predict

@@ -15,7 +15,8 @@ from dltrain.config import ExperimentConfig
 from dltrain.data.cache import preprocess
 from dltrain.evaluation.scoring import metric_names
 from dltrain.training import sanity
-from dltrain.training.setup import monitor_of, new_model
+from dltrain.training.fit import SAMPLE, training_task
+from dltrain.training.setup import feeder, monitor_of, new_model
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,17 @@ class CheckResult:
 def check(config: ExperimentConfig) -> CheckResult:
     data = preprocess(config)
     manifest = data.manifest
-    task = manifest["task"]
+    task = training_task(config, manifest)
     monitor_of(config, task)
     metric_names(config, task)
-    train, val = data.split("train"), data.split("val")
     n_classes = len(manifest["classes"])
     keras.utils.set_random_seed(config.seed)
-    model = new_model(config, task, train.x, train.y, n_classes)
+    model = new_model(config, task, data.transform, data.split("train", SAMPLE).y, n_classes)
     layers = [
         (layer.name, type(layer).__name__, str(tuple(layer.output.shape)), layer.count_params())
         for layer in model.layers
     ]
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
-    checks = sanity.run_suite(config, task, n_classes, train, val, data.transform)
+    checks = sanity.run_suite(config, task, n_classes, data, feeder(config, data, task))
     return CheckResult(manifest, data.path, data.hit, layers, (trainable, frozen), checks)

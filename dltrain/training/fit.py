@@ -17,14 +17,20 @@ import numpy as np
 from dltrain import __version__, runs
 from dltrain.config import ExperimentConfig, dump_config
 from dltrain.data.cache import Processed, preprocess
-from dltrain.errors import DivergedError, DltrainError, InterruptedRun, SanityError
+from dltrain.errors import (
+    ConfigError,
+    DivergedError,
+    DltrainError,
+    InterruptedRun,
+    SanityError,
+)
 from dltrain.evaluation import metrics as M
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import metric_names, score_split
 from dltrain.evaluation.threshold import choose_threshold
 from dltrain.training import loop
 from dltrain.training.loop import LoopState
-from dltrain.training.setup import class_weights, monitor_of, new_model
+from dltrain.training.setup import class_weights, feeder, monitor_of, new_model
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
         The run id, its folder and its metrics.
     """
     data = preprocess(config)
-    task = data.manifest["task"]
+    task = training_task(config, data.manifest)
     monitor_of(config, task)  # bad monitor or metrics: config errors before any run exists
     metric_names(config, task)
     run_id, run_dir = runs.create_run(config.name)
@@ -137,29 +143,44 @@ def guarded(run_dir: Path):
         raise
 
 
+def training_task(config: ExperimentConfig, manifest: dict) -> str:
+    """What the model learns: the data's task, or reconstruction for an autoencoder."""
+    if config.model.architecture == "autoencoder":
+        return "reconstruction"
+    if manifest["task"] == "reconstruction":
+        raise ConfigError(
+            "data.target is null, so there is nothing to predict: only architecture "
+            "'autoencoder' learns without labels; set data.target or use the autoencoder",
+            where=config.where("data.target") or config.where("model.architecture"),
+        )
+    return manifest["task"]
+
+
 def _train_in(
     run_dir: Path, config: ExperimentConfig, data: Processed, argv: list[str], stop: StopSignals
 ) -> dict:
     import keras
 
     manifest = data.manifest
-    task = manifest["task"]
+    task = training_task(config, manifest)
     runs.atomic_write_text(run_dir / "config.yaml", dump_config(config))
     runs.atomic_write_text(run_dir / "command.txt", shlex.join(argv) + "\n")
     runs.write_json(run_dir / "environment.json", environment(config))
-    train_split, val_split, test_split = (data.split(n) for n in ("train", "val", "test"))
-    x_train, y_train = train_split.x, train_split.y
+    rows = {name: _rows(data, name) for name in ("train", "val", "test")}
     runs.write_json(
         run_dir / "dataset.json",
         {
             "cache": str(data.path.resolve()),
+            "kind": manifest["kind"],
             "source": manifest["source"],
-            "task": task,
+            "task": manifest["task"],
+            "training_task": task,
             "classes": manifest["classes"],
             "positive_class": manifest["positive_class"],
             "features": manifest["features"],
+            "input_shape": manifest.get("input_shape"),
             "split": manifest["split"],
-            "rows": {"train": train_split.rows, "val": val_split.rows, "test": test_split.rows},
+            "rows": rows,
         },
     )
     transform = data.transform
@@ -168,18 +189,29 @@ def _train_in(
     seeded(config)
     n_classes = len(manifest["classes"])
     checks = []
+    feed = feeder(config, data, task)
+    prior = data.split("train", SAMPLE).y
     if config.train.sanity:
         from dltrain.training import sanity
 
-        checks = sanity.run_suite(config, task, n_classes, train_split, val_split, transform)
+        checks = sanity.run_suite(config, task, n_classes, data, feed)
         runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
         sanity.raise_on_failure(checks)
         keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
-    model = new_model(config, task, x_train, y_train, n_classes)
+    model = new_model(config, task, transform, prior, n_classes)
 
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     fit_model(run_dir, config, data, model, stop, LoopState())
     return finish(run_dir, config, data, checks)
+
+
+SAMPLE = 5000  # training samples used for output-bias priors, sanity checks and baselines
+
+
+def _rows(data: Processed, name: str) -> list[int]:
+    from dltrain.data.cache import read_shard
+
+    return sorted(int(r) for path in data.shards(name) for r in read_shard(path).rows)
 
 
 def seeded(config: ExperimentConfig) -> None:
@@ -196,15 +228,14 @@ def seeded(config: ExperimentConfig) -> None:
 def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, stop, state):
     """Runs the resumable loop from `state`, then keeps the best validation epoch."""
     manifest = data.manifest
-    task = manifest["task"]
-    train_split, val_split = data.split("train"), data.split("val")
-    weights = class_weights(config, task, train_split.y, len(manifest["classes"]))
-    sample_weight = None
-    if weights is not None:
-        sample_weight = np.array([weights[int(c)] for c in train_split.y], dtype="float32")
-    state = loop.run(
-        model, config, task, train_split, val_split, sample_weight, run_dir, stop, state
-    )
+    task = training_task(config, manifest)
+    weights = None
+    if task in ("binary", "multiclass"):
+        counts = manifest["split"]["train"]["class_counts"]
+        labels = np.repeat(np.arange(len(counts)), list(counts.values()))
+        weights = class_weights(config, task, labels, len(counts))
+    feed = feeder(config, data, task, weights)
+    state = loop.run(model, config, data, feed, run_dir, stop, state)
     best_path = run_dir / "checkpoints" / "best.keras"
     if state.best is None or not best_path.exists():
         monitor, _ = monitor_of(config, task)
@@ -215,50 +246,51 @@ def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, s
 def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: list):
     """Scores the kept model: threshold on val, then the one look at test; writes the results."""
     manifest = data.manifest
-    task = manifest["task"]
+    task = training_task(config, manifest)
     transform = data.transform
-    train_split, val_split, test_split = (data.split(n) for n in ("train", "val", "test"))
-    x_train, y_train = train_split.x, train_split.y
-    x_val, y_val = val_split.x, val_split.y
-    x_test, y_test = test_split.x, test_split.y
     best = load_model(run_dir / "model.keras")
-
+    feed = feeder(config, data, task)
+    val, test = (split_scores(best, data, name, feed, transform) for name in ("val", "test"))
     ev = config.evaluate
-    classes = manifest["classes"]
-    s_val, s_test = model_scores(best, x_val), model_scores(best, x_test)
-    y_val_u, y_test_u = y_val, y_test
-    if task == "regression":
-        y_val_u, y_test_u = transform.target_values(y_val), transform.target_values(y_test)
-        s_val, s_test = transform.target_values(s_val), transform.target_values(s_test)
-    operating_point = choose_threshold(ev.threshold, y_val, s_val) if task == "binary" else None
-    threshold = operating_point["value"] if operating_point else 0.5
+    classes = manifest["classes"] if task != "reconstruction" else []
+    op = choose_threshold(ev.threshold, val.y, val.scores) if task == "binary" else None
+    threshold = op["value"] if op else 0.5
     results = {
         "task": task,
         "classes": classes,
-        "positive_class": manifest["positive_class"],
-        "threshold": operating_point["value"] if operating_point else None,
-        "operating_point": operating_point,
+        "positive_class": manifest["positive_class"] if task == "binary" else None,
+        "threshold": op["value"] if op else None,
+        "operating_point": op,
         "monitor": monitor_of(config, task)[0],
         "bootstrap": ev.bootstrap,
         "confidence": ev.confidence,
-        "n": {"train": int(len(y_train)), "val": int(len(y_val)), "test": int(len(y_test))},
+        "n": {"train": data.size("train"), "val": len(val.y), "test": len(test.y)},
     }
-    val = score_split(config, task, classes, threshold, y_val_u, s_val, val_split.groups, 1)
+    val_scored = score_split(config, task, classes, threshold, val.y, val.scores, val.groups, 1)
     # the one look at test: after the model and its threshold are frozen
-    test = score_split(config, task, classes, threshold, y_test_u, s_test, test_split.groups, 2)
-    y_fit = transform.target_values(y_train) if task == "regression" else y_train
-    baselines = {
-        name: score_split(config, task, classes, threshold, y_test_u, s, test_split.groups, 2)
-        for name, s in M.baselines(task, x_train, y_fit, x_test, config.seed).items()
-    }
+    test_scored = score_split(config, task, classes, threshold, test.y, test.scores, test.groups, 2)
+    train = data.split("train", SAMPLE)
+    baselines = {}
+    for name, predictor in M.fit_baselines(
+        task,
+        flat_inputs(train.x, transform),
+        target_values(train, task, transform, feed),
+        config.seed,
+    ).items():
+        scores = np.concatenate(
+            [predictor(flat_inputs(x, transform), x, feed) for x in _split_inputs(data, "test")]
+        )
+        baselines[name] = score_split(
+            config, task, classes, threshold, test.y, scores, test.groups, 2
+        )
     results.update(
-        val=val["metrics"],
-        test=test["metrics"],
+        val=val_scored["metrics"],
+        test=test_scored["metrics"],
         baselines={name: b["metrics"] for name, b in baselines.items()},
     )
-    if task != "regression":
-        results["per_class"] = {"val": val["per_class"], "test": test["per_class"]}
-        results["confusion"] = {"val": val["confusion"], "test": test["confusion"]}
+    if "per_class" in test_scored:
+        results["per_class"] = {"val": val_scored["per_class"], "test": test_scored["per_class"]}
+        results["confusion"] = {"val": val_scored["confusion"], "test": test_scored["confusion"]}
     runs.write_json(run_dir / "metrics.json", results)
     if checks:
         from dltrain.training import sanity
@@ -266,21 +298,85 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
         headline = results["val"].get(M.HEADLINE[task], {}).get("value")
         checks.append(sanity.beats_baselines(task, headline, checks))
         runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
-    for name, split, y_u, s in (
-        ("val", val_split, y_val_u, s_val),
-        ("test", test_split, y_test_u, s_test),
-    ):
+    for name, part in (("val", val), ("test", test)):
         write_predictions(
             run_dir / "predictions" / f"{name}.csv",
-            split.ids,
-            split.rows,
-            y_u,
-            s,
+            part.ids,
+            part.rows,
+            part.y,
+            part.scores,
             task,
             classes,
             threshold,
         )
     return results, checks
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A split's model scores with its truth, in stored order."""
+
+    y: np.ndarray
+    scores: np.ndarray
+    ids: np.ndarray
+    rows: np.ndarray
+    groups: np.ndarray | None
+
+
+def split_scores(model, data: Processed, name: str, feed, transform) -> Scored:
+    """Streams a split through the model: probabilities, values, or reconstruction errors."""
+    from dltrain.data.cache import read_shard
+
+    ys, scores, ids, rows, groups = [], [], [], [], []
+    for path in data.shards(name):
+        shard = read_shard(path)
+        x = shard.x.astype("float32") if shard.x.dtype == np.uint8 else shard.x
+        out = model_scores(model, x)
+        if feed.task == "reconstruction":
+            target = feed.eval_batch(x, shard.y)[1]
+            out = np.mean((out.reshape(len(x), -1) - target.reshape(len(x), -1)) ** 2, axis=1)
+        ys.append(shard.y)
+        scores.append(out)
+        ids.append(shard.ids)
+        rows.append(shard.rows)
+        groups.append(shard.groups)
+    y = np.concatenate(ys)
+    score = np.concatenate(scores)
+    if feed.task == "regression":
+        y, score = transform.target_values(y), transform.target_values(score)
+    return Scored(
+        y,
+        score,
+        np.concatenate(ids),
+        np.concatenate(rows),
+        None if groups[0] is None else np.concatenate(groups),
+    )
+
+
+def _split_inputs(data: Processed, name: str):
+    from dltrain.data.cache import read_shard
+
+    for path in data.shards(name):
+        yield read_shard(path).x
+
+
+def flat_inputs(x: np.ndarray, transform):
+    """Inputs as a 2-D matrix for scikit-learn baselines (bag of words for text)."""
+    if getattr(transform, "kind", "tabular") == "text":
+        from dltrain.data.arrays import bag_of_words
+
+        return bag_of_words(x, len(transform.vocabulary) + 2)
+    return np.asarray(x, dtype="float32").reshape(len(x), -1)
+
+
+def target_values(split, task: str, transform, feed):
+    """Training targets for the baselines, in the units metrics are reported in."""
+    if task == "regression":
+        return transform.target_values(split.y)
+    if task == "reconstruction":
+        x = split.x.astype("float32")
+        return feed.eval_batch(x, split.y)[1].reshape(len(x), -1)
+    return split.y
 
 
 def environment(config: ExperimentConfig) -> dict:

@@ -15,12 +15,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from dltrain import console, runs
 from dltrain.config import ExperimentConfig
-from dltrain.data.cache import Split
-from dltrain.data.pipeline import make_dataset
+from dltrain.data import stream
+from dltrain.data.cache import Processed
 from dltrain.errors import DivergedError
 from dltrain.training import checkpoint
 from dltrain.training.setup import monitor_of
@@ -40,29 +38,11 @@ class LoopState:
     stopped_early: bool = False
 
 
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The shuffle order of one epoch: fixed by (seed, epoch), not by any global state."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def _batches(tensors, order: np.ndarray, start_step: int, batch: int):
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices(order[start_step * batch :]).batch(batch)
-    ds = ds.map(lambda idx: tuple(tf.gather(t, idx) for t in tensors))
-    options = tf.data.Options()
-    options.autotune.enabled = False  # PERFORMANCE-NOTES: autotune stalls at iterator teardown
-    options.deterministic = True
-    return iter(ds.prefetch(2).with_options(options))
-
-
 def run(
     model,
     config: ExperimentConfig,
-    task: str,
-    train: Split,
-    val: Split,
-    sample_weight: np.ndarray | None,
+    data: Processed,
+    feed,
     run_dir: Path,
     stop,
     state: LoopState,
@@ -72,10 +52,8 @@ def run(
     Args:
         model: the compiled model (its state already restored when resuming).
         config: the experiment.
-        task: binary, multiclass or regression.
-        train: the training split.
-        val: the validation split.
-        sample_weight: per-sample weights of the training split (class weights), or None.
+        data: the processed dataset; training batches stream from its shards.
+        feed: the `Feeder` that makes (x, y[, sample_weight]) batches from stored ones.
         run_dir: the run folder (history.csv, checkpoints/).
         stop: the `StopSignals` of the run; a signal ends the loop after the current step,
             with a checkpoint.
@@ -85,19 +63,17 @@ def run(
         DivergedError: a NaN/Inf loss (exit 5); no checkpoint is written from that state.
         KeyboardInterrupt/Terminated: after a signal, once the checkpoint is saved.
     """
-    import tensorflow as tf
-
     tc = config.train
-    monitor, mode = monitor_of(config, task)
+    monitor, mode = monitor_of(config, feed.task)
     es = tc.early_stopping
     min_delta = es.min_delta if es else 0.0
     batch = tc.batch_size
-    n = len(train.x)
-    steps_per_epoch = math.ceil(n / batch)
-    tensors = [tf.convert_to_tensor(train.x), tf.convert_to_tensor(train.y)]
-    if sample_weight is not None:
-        tensors.append(tf.convert_to_tensor(sample_weight.astype("float32")))
-    val_ds = make_dataset(val.x, val.y, batch)
+    steps_per_epoch = stream.steps(data, "train", batch)
+    weighted = feed.weights is not None
+    val_steps = stream.split_steps(data, "val", batch)
+    val_ds = stream.dataset(
+        lambda: stream.split_batches(data, "val", batch, feed.eval_batch), feed.specs()
+    )
     model.make_train_function()
     best_path = run_dir / "checkpoints" / "best.keras"
 
@@ -112,7 +88,15 @@ def run(
         while state.epoch < tc.epochs and not state.stopped_early:
             if state.step == 0:
                 model.reset_metrics()  # mid-epoch, the restored accumulators carry on
-            batches = _batches(tensors, epoch_order(config.seed, state.epoch, n), state.step, batch)
+            epoch, start = state.epoch, state.step
+            batches = iter(
+                stream.dataset(
+                    lambda e=epoch, s=start: stream.epoch_batches(
+                        data, config.seed, e, s, batch, feed.fit_batch
+                    ),
+                    feed.specs(weighted),
+                )
+            )
             while state.step < steps_per_epoch:
                 logs = model.train_function(batches)
                 loss = float(logs["loss"])
@@ -131,7 +115,7 @@ def run(
                     save_state()
             row = {"epoch": state.epoch}
             row.update({k: float(v) for k, v in model.get_metrics_result().items()})
-            val_logs = model.evaluate(val_ds, verbose=0, return_dict=True)
+            val_logs = model.evaluate(val_ds, steps=val_steps, verbose=0, return_dict=True)
             row.update({f"val_{k}": float(v) for k, v in val_logs.items()})
             if not math.isfinite(row["val_loss"]):
                 raise _diverged(config, state.epoch + 1, 0, run_dir)

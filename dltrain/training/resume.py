@@ -7,10 +7,19 @@ from dltrain.config import load_config
 from dltrain.data.cache import preprocess
 from dltrain.errors import DataError, DivergedError, UsageError
 from dltrain.training import checkpoint
-from dltrain.training.fit import TrainResult, complete, finish, fit_model, guarded, seeded
+from dltrain.training.fit import (
+    SAMPLE,
+    TrainResult,
+    complete,
+    finish,
+    fit_model,
+    guarded,
+    seeded,
+    training_task,
+)
 from dltrain.training.loop import LoopState
 from dltrain.training.sanity import Check
-from dltrain.training.setup import new_model
+from dltrain.training.setup import feeder, new_model
 
 
 def resume(run_id: str) -> TrainResult:
@@ -48,18 +57,18 @@ def resume(run_id: str) -> TrainResult:
         if lock.stale_pid:
             console.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")
         with guarded(run_dir) as stop:
-            task = data.manifest["task"]
-            train = data.split("train")
+            task = training_task(config, data.manifest)
+            prior = data.split("train", SAMPLE)
             n_classes = len(data.manifest["classes"])
             seeded(config)
-            model = new_model(config, task, train.x, train.y, n_classes)
-            _build_state(model, train)
+            model = new_model(config, task, data.transform, prior.y, n_classes)
+            _build_state(model, prior, feeder(config, data, task))
             checkpoint.clean_temporary(run_dir)
             restored = checkpoint.load_latest(run_dir, model)
             if restored is None:
                 console.warn("no checkpoint was written yet: training starts from epoch 1")
                 seeded(config)
-                model = new_model(config, task, train.x, train.y, n_classes)
+                model = new_model(config, task, data.transform, prior.y, n_classes)
                 state = LoopState()
             else:
                 for warning in restored.skipped:
@@ -77,9 +86,10 @@ def resume(run_id: str) -> TrainResult:
     return TrainResult(run_id, run_dir, metrics, checks)
 
 
-def _build_state(model, train) -> None:
+def _build_state(model, train, feed) -> None:
     """Creates the optimiser and metric variables (one step) so a checkpoint can fill them."""
-    model.train_on_batch(train.x[:1], train.y[:1])
+    x = train.x[:1].astype("float32") if train.x.dtype.kind == "u" else train.x[:1]
+    model.train_on_batch(*feed.eval_batch(x, train.y[:1]))
 
 
 def _recorded_checks(run_dir) -> list[Check]:

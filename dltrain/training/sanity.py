@@ -25,7 +25,6 @@ import keras
 import numpy as np
 
 from dltrain.config import ExperimentConfig
-from dltrain.data.cache import Split
 from dltrain.data.pipeline import make_dataset
 from dltrain.errors import SanityError
 from dltrain.evaluation import metrics as M
@@ -64,29 +63,56 @@ def raise_on_failure(checks: list[Check]) -> None:
         )
 
 
-def run_suite(
-    config: ExperimentConfig, task: str, n_classes: int, train: Split, val: Split, transform
-) -> list[Check]:
-    """Runs every check before training; each builds its own fresh, seeded model."""
+def run_suite(config: ExperimentConfig, task: str, n_classes: int, data, feed) -> list[Check]:
+    """Runs every check before training; each builds its own fresh, seeded model.
+
+    The checks use at most `SAMPLE` training and validation samples (the cache's
+    shards are random subsets, so these are random samples).
+    """
+    train = _prepared(data.split("train", SAMPLE), feed)
+    val = _prepared(data.split("val", SAMPLE), feed)
+    transform = data.transform
     checks = [
-        initial_loss(config, task, n_classes, train),
-        overfit_batch(config, task, n_classes, train),
-        input_independent(config, task, n_classes, train, val),
+        initial_loss(config, task, n_classes, train, transform),
+        overfit_batch(config, task, n_classes, train, transform),
+        input_independent(config, task, n_classes, train, val, transform),
     ]
-    checks += baseline_references(config, task, n_classes, train, val, transform)
+    checks += baseline_references(config, task, train, val, transform, feed)
     return checks
 
 
-def _fresh(config, task, n_classes, train: Split, offset: int):
+SAMPLE = 5000
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Inputs as the model takes them and the targets it is fitted to."""
+
+    x: np.ndarray
+    y: np.ndarray
+    stored: object  # the cache Split (raw x, stored y)
+
+
+def _prepared(split, feed) -> _Batch:
+    x = split.x.astype("float32") if split.x.dtype == np.uint8 else split.x
+    return _Batch(x, feed.eval_batch(x, split.y)[1], split)
+
+
+def _fresh(config, task, n_classes, train: _Batch, transform, offset: int):
     keras.utils.set_random_seed(config.seed + offset)
-    return new_model(config, task, train.x, train.y, n_classes)
+    prior = train.stored.y
+    return new_model(config, task, transform, prior, n_classes)
 
 
-def initial_loss(config, task, n_classes, train: Split) -> Check:
-    model = _fresh(config, task, n_classes, train, 0)
+def initial_loss(config, task, n_classes, train: _Batch, transform) -> Check:
+    model = _fresh(config, task, n_classes, train, transform, 0)
     loss = model.evaluate(make_dataset(train.x, train.y, 256), verbose=0, return_dict=True)["loss"]
-    if task == "regression":
+    if task in ("regression", "reconstruction"):
         expected, how = 1.0, "the variance of the standardised target"
+    elif task == "multilabel":
+        p = np.clip(train.y.mean(axis=0), 1e-6, 1 - 1e-6)
+        expected = float(np.mean(-(p * np.log(p) + (1 - p) * np.log(1 - p))))
+        how = "the mean entropy of the training labels"
     else:
         prior = np.bincount(train.y.astype("int64"), minlength=n_classes) / len(train.y)
         expected = float(-(prior[prior > 0] * np.log(prior[prior > 0])).sum())
@@ -109,11 +135,11 @@ def initial_loss(config, task, n_classes, train: Split) -> Check:
     )
 
 
-def overfit_batch(config, task, n_classes, train: Split) -> Check:
+def overfit_batch(config, task, n_classes, train: _Batch, transform) -> Check:
     rng = np.random.default_rng(config.seed)
     rows = rng.choice(len(train.x), size=min(SMALL_BATCH, len(train.x)), replace=False)
     x, y = train.x[rows], train.y[rows]
-    model = _fresh(config, task, n_classes, train, 1)
+    model = _fresh(config, task, n_classes, train, transform, 1)
     losses: list[float] = []
     for _ in range(OVERFIT_STEPS):  # train_on_batch: ~50x less overhead than 1-step epochs
         losses.append(float(model.train_on_batch(x, y, return_dict=True)["loss"]))
@@ -149,12 +175,12 @@ def overfit_batch(config, task, n_classes, train: Split) -> Check:
     )
 
 
-def input_independent(config, task, n_classes, train: Split, val: Split) -> Check:
+def input_independent(config, task, n_classes, train: _Batch, val: _Batch, transform) -> Check:
     batch = config.train.batch_size
     steps = min(SHORT_TRAINING_STEPS, 5 * math.ceil(len(train.x) / batch))
     losses = {}
     for name, x in (("real", train.x), ("zeroed", np.zeros_like(train.x))):
-        model = _fresh(config, task, n_classes, train, 2)
+        model = _fresh(config, task, n_classes, train, transform, 2)
         ds = make_dataset(x, train.y, batch, shuffle=True, seed=config.seed).repeat()
         model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
         x_val = val.x if name == "real" else np.zeros_like(val.x)
@@ -183,13 +209,23 @@ def headline_on(task: str, n_classes: int, y, scores) -> float | None:
         return None
 
 
-def baseline_references(config, task, n_classes, train: Split, val: Split, transform):
-    y_train, y_val = train.y, val.y
-    if task == "regression":
-        y_train, y_val = transform.target_values(train.y), transform.target_values(val.y)
+def baseline_references(config, task, train: _Batch, val: _Batch, transform, feed):
+    from dltrain.training.fit import flat_inputs, target_values
+
     checks = []
     metric = M.HEADLINE[task]
-    for name, scores in M.baselines(task, train.x, y_train, val.x, config.seed).items():
+    n_classes = len(data_classes(train, task))
+    baselines = M.fit_baselines(
+        task,
+        flat_inputs(train.stored.x, transform),
+        target_values(train.stored, task, transform, feed),
+        config.seed,
+    )
+    y_val = target_values(val.stored, task, transform, feed)
+    if task in ("reconstruction",):
+        y_val = val.stored.y
+    for name, predictor in baselines.items():
+        scores = predictor(flat_inputs(val.stored.x, transform), val.stored.x, feed)
         value = headline_on(task, n_classes, y_val, scores)
         checks.append(
             Check(
@@ -201,6 +237,12 @@ def baseline_references(config, task, n_classes, train: Split, val: Split, trans
             )
         )
     return checks
+
+
+def data_classes(batch: _Batch, task: str) -> list:
+    if task in ("binary", "multiclass"):
+        return list(range(int(batch.stored.y.max()) + 1))
+    return [0, 1]
 
 
 def beats_baselines(task: str, model_value: float | None, checks: list[Check]) -> Check:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,7 +14,9 @@ from dltrain.models import InputSpec, OutputSpec, build_model
 COMPILED_METRICS = {
     "binary": ("auc", "accuracy"),
     "multiclass": ("accuracy",),
+    "multilabel": ("auc",),
     "regression": ("mae", "rmse"),
+    "reconstruction": ("mae",),
 }
 HIGHER_IS_BETTER = {"auc", "accuracy"}
 
@@ -32,10 +35,15 @@ def monitor_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
     return monitor, "max" if monitor.removeprefix("val_") in HIGHER_IS_BETTER else "min"
 
 
-def output_spec(task: str, y_train: np.ndarray, n_classes: int) -> OutputSpec:
+def output_spec(task: str, y_train: np.ndarray | None, n_classes: int) -> OutputSpec:
     """Output layer for the task, its bias set to the training priors (Karpathy: init well)."""
-    if task == "regression":
+    if task in ("regression", "reconstruction"):
         return OutputSpec(task, 1, (0.0,))
+    if task == "multilabel":
+        share = (y_train.sum(axis=0) + 1.0) / (len(y_train) + 2.0)
+        return OutputSpec(
+            task, y_train.shape[1], tuple(float(v) for v in np.log(share / (1 - share)))
+        )
     counts = np.bincount(y_train.astype("int64"), minlength=n_classes) + 1.0
     prior = counts / counts.sum()
     if task == "binary":
@@ -46,8 +54,10 @@ def output_spec(task: str, y_train: np.ndarray, n_classes: int) -> OutputSpec:
 def loss_of(task: str) -> str:
     return {
         "binary": "binary_crossentropy",
+        "multilabel": "binary_crossentropy",
         "multiclass": "sparse_categorical_crossentropy",
         "regression": "mean_squared_error",
+        "reconstruction": "mean_squared_error",
     }[task]
 
 
@@ -56,8 +66,12 @@ def keras_metrics(task: str) -> list:
 
     if task == "binary":
         return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
+    if task == "multilabel":
+        return [keras.metrics.AUC(name="auc", multi_label=True)]
     if task == "multiclass":
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if task == "reconstruction":
+        return [keras.metrics.MeanAbsoluteError(name="mae")]
     return [
         keras.metrics.MeanAbsoluteError(name="mae"),
         keras.metrics.RootMeanSquaredError(name="rmse"),
@@ -88,14 +102,101 @@ def class_weights(config: ExperimentConfig, task: str, y: np.ndarray, n_classes:
     return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
 
-def new_model(
-    config: ExperimentConfig, task: str, x_train: np.ndarray, y_train: np.ndarray, n_classes: int
-):
-    """A freshly initialised, compiled model for the experiment (Keras seeded by the caller)."""
-    model = build_model(
-        config.model,
-        InputSpec(tuple(x_train.shape[1:]), "tabular"),
-        output_spec(task, y_train, n_classes),
-    )
+def input_spec(transform, kind: str) -> InputSpec:
+    """What the architecture receives: the normalised sample shape, and the vocabulary."""
+    if kind == "tabular":
+        return InputSpec((len(transform.feature_names),), "tabular")
+    if kind == "text":
+        return InputSpec(
+            tuple(transform.shape), "text", vocab_size=len(transform.vocabulary) + 2, dtype="int32"
+        )
+    return InputSpec(tuple(transform.shape), kind)
+
+
+def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes: int):
+    """A freshly initialised, compiled model (Keras seeded by the caller).
+
+    For images, signals and volumes the architecture is wrapped: random augmentation
+    (training only) and a Normalization layer with the training split's per-channel
+    mean and variance come first, so the saved model carries its own preprocessing.
+    """
+    import keras
+
+    kind = config.data.kind
+    spec = input_spec(transform, kind)
+    core = build_model(config.model, spec, output_spec(task, y_train, n_classes))
+    if kind in ("images", "signals", "volumes"):
+        from dltrain.training.augment import layers_for
+
+        before, after = layers_for(kind, config.data.augment, config.seed)
+        inp = keras.Input(spec.shape, name="inputs")
+        x = inp
+        for layer in before:
+            x = layer(x)
+        x = keras.layers.Normalization(
+            axis=-1,
+            mean=transform.channel_mean,
+            variance=transform.channel_var,
+            name="normalization",
+        )(x)
+        for layer in after:
+            x = layer(x)
+        model = keras.Model(inp, core(x), name=f"{config.model.architecture}_{kind}")
+    else:
+        model = core
     model.compile(optimizer=optimizer(config), loss=loss_of(task), metrics=keras_metrics(task))
     return model
+
+
+@dataclass(frozen=True)
+class Feeder:
+    """Turns stored (x, y) into what the model is fitted to: targets, sample weights."""
+
+    task: str
+    kind: str
+    x_shape: tuple[int, ...]
+    x_dtype: str
+    y_shape: tuple[int, ...]
+    y_dtype: str
+    weights: dict | None = None
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+
+    def fit_batch(self, x, y):
+        y = self._y(x, y)
+        if self.weights is None:
+            return x, y
+        w = np.array([self.weights[int(c)] for c in y], dtype="float32")
+        return x, y, w
+
+    def eval_batch(self, x, y):
+        return x, self._y(x, y)
+
+    def _y(self, x, y):
+        if self.task == "reconstruction":
+            return ((x - self.mean) / self.std).astype("float32") if self.mean is not None else x
+        return y.astype(self.y_dtype)
+
+    def specs(self, weighted: bool = False):
+        out = [(self.x_shape, self.x_dtype), (self.y_shape, self.y_dtype)]
+        return out + [((), "float32")] if weighted else out
+
+
+def feeder(config: ExperimentConfig, data, task: str, weights: dict | None = None) -> Feeder:
+    transform = data.transform
+    kind = config.data.kind
+    spec = input_spec(transform, kind)
+    x_shape, x_dtype = tuple(spec.shape), spec.dtype
+    mean = std = None
+    if task == "reconstruction":
+        y_shape, y_dtype = x_shape, "float32"
+        if kind != "tabular":
+            mean = np.asarray(transform.channel_mean, dtype="float32")
+            std = np.sqrt(np.asarray(transform.channel_var, dtype="float32"))
+    elif task == "multilabel":
+        y_shape, y_dtype = (len(data.manifest["classes"]),), "float32"
+    elif task == "regression":
+        y_shape, y_dtype = (), "float32"
+    else:
+        y_shape, y_dtype = (), "int32"
+    return Feeder(task, kind, x_shape, x_dtype, y_shape, y_dtype, weights, mean, std)

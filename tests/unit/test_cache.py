@@ -19,7 +19,7 @@ from dltrain.errors import DataError, RunError
 from tests.conftest import BASIC_CONFIG, make_table, write_config
 
 CACHE = Path("data/processed")
-SPLIT_FILES = {"train.npz", "val.npz", "test.npz"}
+SPLIT_FILES = {"train-00000.npz", "val-00000.npz", "test-00000.npz"}
 
 
 def config_with(workdir: Path, old: str, new: str, name: str = "other.yaml"):

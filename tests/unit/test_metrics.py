@@ -129,7 +129,30 @@ def test_baselines_majority_and_logistic():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(80, 3))
     y = (x[:, 0] > 0).astype(int)
-    out = M.baselines("binary", x, y, x, seed=0)
-    assert set(out) == {"majority", "logistic"}
+    fitted = M.fit_baselines("binary", x, y, seed=0)
+    assert set(fitted) == {"majority", "logistic"}
+    out = {name: predict(x, x, None) for name, predict in fitted.items()}
     assert np.allclose(out["majority"], y.mean())
     assert skm.roc_auc_score(y, out["logistic"]) > 0.95
+
+
+def test_reconstruction_and_multilabel_metrics_match_sklearn():
+    rng = np.random.default_rng(1)
+    errors = rng.random(120)
+    labels = (errors + 0.3 * rng.random(120) > 0.7).astype(int)
+    w = M.bootstrap_weights(120, 3, seed=2)
+    ours = M.weighted_metrics(
+        "reconstruction", labels, errors, w, ["mse", "anomaly_roc_auc"], 0, 0.5
+    )
+    for b in range(3):
+        assert ours["mse"][b] == pytest.approx(np.average(errors, weights=w[b]))
+        assert ours["anomaly_roc_auc"][b] == pytest.approx(
+            skm.roc_auc_score(labels, errors, sample_weight=w[b])
+        )
+    y = rng.integers(0, 2, (150, 3))
+    s = np.clip(0.4 * y + 0.6 * rng.random((150, 3)), 0, 1)
+    ours = M.weighted_metrics(
+        "multilabel", y, s, w[:, :1].repeat(150, 1) * 0 + 1, ["roc_auc", "f1"], 3, 0.5
+    )
+    assert ours["roc_auc"][0] == pytest.approx(skm.roc_auc_score(y, s, average="macro"))
+    assert ours["f1"][0] == pytest.approx(skm.f1_score(y, s >= 0.5, average="macro"))

@@ -1,0 +1,115 @@
+"""From a target column (or several) to a task, its classes and the encoded labels.
+
+Shared by every data kind, so a binary table and a binary image folder get the
+same class order, the same positive class and the same errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dltrain.data import tabular
+from dltrain.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Task, classes and per-sample labels.
+
+    Attributes:
+        task: binary, multiclass, multilabel, regression or reconstruction.
+        classes: class names in index order (multilabel: the label columns; else empty).
+        labels: class index per sample (binary/multiclass) for splitting and counting,
+            or None.
+        y: what the model is fitted to: class indices (int32), 0/1 label matrix (float32,
+            multilabel), values (float64, regression), or None (reconstruction).
+    """
+
+    task: str
+    classes: list[str]
+    labels: np.ndarray | None
+    y: np.ndarray | None
+
+    @property
+    def positive_class(self) -> str | None:
+        return self.classes[-1] if self.task == "binary" else None
+
+
+def encode(
+    table: pd.DataFrame, target, requested: str, positive: str | None, config, where_row
+) -> Targets:
+    """Infers the task and encodes the targets of every sample.
+
+    Args:
+        table: one row per sample with the target column(s).
+        target: the column name, a list of 0/1 columns (multilabel), or None (no target).
+        requested: `data.task` ("auto" to infer).
+        positive: `data.positive_class`, or None.
+        config: the experiment (for config locations in errors).
+        where_row: sample index → location, for messages.
+    """
+    if target is None:
+        return Targets("reconstruction", [], None, None)
+    if isinstance(target, list):
+        return _multilabel(table, target, where_row)
+    if requested == "multilabel":
+        raise ConfigError(
+            "data.task multilabel needs data.target to be a list of 0/1 columns, e.g. "
+            f"[afib, lbbb]; received the single column {target!r}",
+            where=config.where("data.target"),
+        )
+    column = table[target]
+    task = tabular.infer_task(column, requested)
+    if task == "regression":
+        values = pd.to_numeric(column.astype("string").str.strip(), errors="coerce")
+        bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan)))
+        if len(bad):
+            raise DataError(
+                f"the regression target {target!r} needs a finite number for every sample:",
+                details=[f"{where_row(i)}: {tabular.plain(column.iloc[i])!r}" for i in bad[:20]],
+            )
+        return Targets("regression", [], None, values.to_numpy(dtype="float64"))
+    text = tabular.class_labels(column)
+    classes = tabular.sorted_classes(text)
+    if len(classes) < 2:
+        raise DataError(
+            f"the target {target!r} has a single value ({classes[0]!r}); a classifier needs at "
+            "least two classes"
+        )
+    if task == "binary" and len(classes) != 2:
+        raise DataError(
+            f"data.task is binary but {target!r} has {len(classes)} classes "
+            f"({', '.join(classes[:10])}); use task: multiclass"
+        )
+    if positive is not None:
+        if positive not in classes:
+            raise ConfigError(
+                f"data.positive_class {positive!r} is not a class of {target!r}; the classes "
+                f"are {', '.join(classes)}",
+                where=config.where("data.positive_class"),
+            )
+        classes = [c for c in classes if c != positive] + [positive]
+    index = {c: i for i, c in enumerate(classes)}
+    labels = text.map(index).to_numpy(dtype="int64")
+    return Targets(task, classes, labels, labels.astype("int32"))
+
+
+def _multilabel(table: pd.DataFrame, columns: list[str], where_row) -> Targets:
+    truthy = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "1.0": 1.0, "0.0": 0.0}
+    matrix = np.zeros((len(table), len(columns)), dtype="float32")
+    bad = []
+    for j, name in enumerate(columns):
+        text = table[name].astype("string").str.strip().str.lower()
+        mapped = text.map(truthy)
+        for i in np.flatnonzero(mapped.isna().to_numpy()):
+            bad.append(f"{where_row(i)}: column {name!r} = {tabular.plain(table[name].iloc[i])!r}")
+        matrix[:, j] = mapped.fillna(0).to_numpy(dtype="float32")
+    if bad:
+        raise DataError(
+            f"{len(bad)} multilabel target cell(s) are not 0/1 (or true/false):",
+            details=bad[:20],
+        )
+    return Targets("multilabel", list(columns), None, matrix)

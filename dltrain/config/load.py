@@ -211,6 +211,12 @@ def validate(data: dict, locator: Locator) -> ExperimentConfig:
             details=problems,
         ) from None
     config._locator = locator
+    from dltrain.models import check_kind  # the registry; no TensorFlow
+
+    try:
+        check_kind(config.model.architecture, config.data.kind)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where=config.where("model.architecture")) from None
     return config
 
 

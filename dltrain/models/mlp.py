@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dltrain.config.models import MLPConfig
+from dltrain.models.common import head
 from dltrain.models.specs import InputSpec, OutputSpec
 
 
@@ -23,13 +24,3 @@ def build(config: MLPConfig, inputs: InputSpec, outputs: OutputSpec):
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     out = head(x, outputs)
     return keras.Model(inp, out, name="mlp")
-
-
-def head(x, outputs: OutputSpec):
-    """The output layer of every architecture: units, activation and prior-aware bias."""
-    import keras
-
-    bias = keras.initializers.Constant(list(outputs.bias)) if outputs.bias is not None else "zeros"
-    return keras.layers.Dense(
-        outputs.units, activation=outputs.activation, bias_initializer=bias, name="output"
-    )(x)

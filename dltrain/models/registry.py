@@ -1,4 +1,4 @@
-"""A small generic registry: short name → (config class, builder).
+"""A small generic registry: short name → (config class, builder, data kinds).
 
 Registration is explicit, in one place (`dltrain/models/__init__.py`); a
 duplicate name is an error and a failed lookup lists the registered names.
@@ -16,9 +16,20 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
+    """One registered name.
+
+    Args:
+        name: the short name, e.g. "cnn1d".
+        config_class: the Pydantic class of its config.
+        builder: what builds it.
+        kinds: the data kinds it works with (see `dltrain.models.specs.DATA_KINDS`);
+            empty when the registry is not about data. Defaults to ().
+    """
+
     name: str
     config_class: type
     builder: T
+    kinds: tuple[str, ...] = ()
 
 
 class Registry(Generic[T]):
@@ -32,10 +43,20 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
 
-    def register(self, name: str, config_class: type, builder: T) -> None:
+    def register(
+        self, name: str, config_class: type, builder: T, *, kinds: tuple[str, ...] = ()
+    ) -> None:
+        """Adds `name`; a name registered twice is an error.
+
+        Args:
+            name: the short name, as the config's tag spells it.
+            config_class: the Pydantic class of its config.
+            builder: what builds it.
+            kinds: the data kinds it works with. Defaults to ().
+        """
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = Entry(name, config_class, builder)
+        self._entries[name] = Entry(name, config_class, builder, tuple(kinds))
 
     def get(self, name: str) -> Entry[T]:
         try:
@@ -49,6 +70,10 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def supporting(self, kind: str) -> list[str]:
+        """The registered names that declare data kind `kind`, sorted."""
+        return [name for name in self.names() if kind in self._entries[name].kinds]
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

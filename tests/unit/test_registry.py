@@ -1,12 +1,15 @@
-"""The architecture registry and the config schema name the same architectures."""
+"""The architecture registry: names agree with the schema tags, every entry declares its
+data kinds, `check_kind` explains a mismatch, and every config refuses bad values."""
 
 from __future__ import annotations
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from dltrain.config.base import union_tags
 from dltrain.config.models import ModelConfig
-from dltrain.models import ARCHITECTURES
+from dltrain.errors import ConfigError
+from dltrain.models import ARCHITECTURES, DATA_KINDS, check_kind
 from dltrain.models.registry import Registry
 
 
@@ -30,3 +33,128 @@ def test_duplicates_are_refused():
 def test_failed_lookup_lists_options_and_suggests():
     with pytest.raises(LookupError, match=r"unknown architecture 'mpl'. Did you mean 'mlp'\?"):
         ARCHITECTURES.get("mpl")
+
+
+def test_register_keeps_kinds_and_lists_names_by_kind():
+    reg = Registry("thing")
+    reg.register("b", object, None, kinds=("images", "signals"))
+    reg.register("a", object, None, kinds=["images"])
+    assert reg.get("b").kinds == ("images", "signals")
+    assert reg.supporting("images") == ["a", "b"]
+    assert reg.supporting("text") == []
+
+
+def test_every_architecture_declares_known_kinds():
+    for name in ARCHITECTURES.names():
+        entry = ARCHITECTURES.get(name)
+        assert entry.kinds, f"{name} declares no data kinds"
+        assert set(entry.kinds) <= set(DATA_KINDS), name
+        assert entry.kinds == entry.config_class.kinds, name
+    for kind in DATA_KINDS:
+        assert ARCHITECTURES.supporting(kind), f"no architecture for {kind}"
+
+
+@pytest.mark.parametrize(
+    ("architecture", "kind", "message"),
+    [
+        (
+            "cnn",
+            "tabular",
+            "architecture 'cnn' does not work with tabular data; it needs images. "
+            "For tabular data use: autoencoder, mlp",
+        ),
+        (
+            "lstm",
+            "images",
+            "architecture 'lstm' does not work with images; it needs signals or text. "
+            "For images use: autoencoder, cnn",
+        ),
+        (
+            "autoencoder",
+            "text",
+            "architecture 'autoencoder' does not work with text; it needs tabular data, "
+            "images, signals or volumes. For text use: gru, lstm, transformer",
+        ),
+        (
+            "mlp",
+            "signals",
+            "architecture 'mlp' does not work with signals; it needs tabular data. "
+            "For signals use: autoencoder, cnn1d, fcn, gru, lstm, resnet1d, transformer",
+        ),
+    ],
+)
+def test_check_kind_names_needed_kinds_and_suggests(architecture, kind, message):
+    with pytest.raises(ConfigError) as info:
+        check_kind(architecture, kind)
+    assert str(info.value) == message
+    assert info.value.exit_code == 2
+
+
+def test_check_kind_accepts_every_declared_kind():
+    for name in ARCHITECTURES.names():
+        for kind in ARCHITECTURES.get(name).kinds:
+            check_kind(name, kind)
+
+
+def test_check_kind_refuses_unknown_kind_and_architecture():
+    with pytest.raises(ConfigError, match="unknown data kind 'image'; use one of: tabular, images"):
+        check_kind("cnn", "image")
+    with pytest.raises(ConfigError, match="unknown architecture 'cnn2d'. Did you mean 'cnn"):
+        check_kind("cnn2d", "images")
+
+
+# Values each architecture's schema must refuse: (key, value).
+BAD_VALUES = {
+    "mlp": [("hidden_units", [-4]), ("hidden_units", []), ("dropout", 1.0), ("l2", -0.1)],
+    "cnn": [("filters", [-8]), ("filters", []), ("kernel_size", 0), ("pooling", "min")],
+    "cnn1d": [("filters", [0]), ("dropout", -0.1), ("activation", "sigmoidish")],
+    "cnn3d": [("filters", [8, -1]), ("kernel_size", 65), ("batch_norm", "maybe")],
+    "fcn": [("filters", [-128]), ("kernel_sizes", [0, 5, 3]), ("filters", [8, 8])],
+    "resnet1d": [("filters", [0, 8]), ("kernel_sizes", []), ("kernel_sizes", [8, -5])],
+    "lstm": [("units", []), ("units", [-1]), ("dropout", 1.5), ("embedding_dim", 0)],
+    "gru": [("units", [0]), ("bidirectional", "both"), ("embedding_dim", -2)],
+    "transformer": [("d_model", 0), ("heads", 3), ("blocks", 0), ("ff_dim", -1)],
+    "autoencoder": [("latent", 0), ("kind", "lstm"), ("filters", [-2]), ("hidden_units", [])],
+}
+
+
+def test_every_architecture_has_bad_value_cases():
+    assert sorted(BAD_VALUES) == ARCHITECTURES.names()
+
+
+@pytest.mark.parametrize(
+    ("architecture", "key", "value"),
+    [(a, k, v) for a, cases in BAD_VALUES.items() for k, v in cases],
+)
+def test_schema_refuses_bad_values(architecture, key, value):
+    adapter = TypeAdapter(ModelConfig)
+    with pytest.raises(ValidationError):
+        adapter.validate_python({"architecture": architecture, key: value})
+
+
+def test_schema_messages_for_cross_field_rules():
+    adapter = TypeAdapter(ModelConfig)
+    with pytest.raises(ValidationError, match="d_model must be a multiple of heads"):
+        adapter.validate_python({"architecture": "transformer", "d_model": 10, "heads": 4})
+    with pytest.raises(ValidationError, match="one kernel size per block"):
+        adapter.validate_python({"architecture": "fcn", "filters": [8, 8]})
+
+
+def test_every_architecture_validates_by_tag_with_defaults():
+    adapter = TypeAdapter(ModelConfig)
+    for name in ARCHITECTURES.names():
+        config = adapter.validate_python({"architecture": name})
+        assert type(config) is ARCHITECTURES.get(name).config_class
+    assert type(adapter.validate_python({})).__name__ == "MLPConfig"
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        adapter.validate_python({"architecture": "cnn", "hidden_units": [4]})
+
+
+def test_every_setting_is_documented_with_its_default():
+    for name in ARCHITECTURES.names():
+        fields = ARCHITECTURES.get(name).config_class.model_fields
+        for key, field in fields.items():
+            if key == "architecture":
+                continue
+            doc = field.description or ""
+            assert "Defaults to " in doc and doc.endswith("."), f"{name}.{key}: {doc!r}"

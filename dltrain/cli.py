@@ -151,15 +151,21 @@ def evaluate(
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data", help="External labelled data (CSV/Parquet) instead of the test split."
+            "--data",
+            help="External labelled data instead of the test split: a table, or a folder/file "
+            "laid out like the training data.",
         ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Labels CSV for --data (images, signals, text, volumes)."),
     ] = None,
 ) -> None:
     """Recompute a run's test metrics (with 95% CIs) from its saved model, or on external data."""
     _backend()
     from dltrain.evaluation.evaluate import evaluate_run
 
-    result = evaluate_run(run_id, data)
+    result = evaluate_run(run_id, data, labels)
     _print_metrics(result, f"Run {run_id} on {result['data']}")
 
 
@@ -167,7 +173,14 @@ def evaluate(
 @handled
 def predict(
     run_id: RunIdArg,
-    input: Annotated[Path, typer.Argument(help="Data to predict (CSV or Parquet).")],
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="Data to predict: a table (CSV/Parquet), an image or a folder of images, an "
+            ".npy/.npz or CSV of signals, a .txt (one text per line) or CSV of texts, an .npy "
+            "of volumes."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Where to write the predictions CSV.")] = Path(
         "predictions.csv"
     ),

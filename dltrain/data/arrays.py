@@ -228,7 +228,7 @@ def build_arrays(config, samples, sha: str, folder: Path) -> dict:
         info = {
             "rows": int(len(rows)),
             "sha256": digest.hexdigest(),
-            "shards": int(np.ceil(len(rows) / chunk)),
+            "shard_sizes": [len(order[i : i + chunk]) for i in range(0, len(order), chunk)],
         }
         if target.labels is not None:
             counts = np.bincount(target.labels[rows], minlength=len(target.classes))
@@ -256,11 +256,7 @@ def build_arrays(config, samples, sha: str, folder: Path) -> dict:
         "name": config.name,
         "kind": samples.kind,
         "source": {
-            "path": str(
-                Path(samples.files[0]).resolve().parent
-                if len(samples.files) > 1
-                else Path(samples.files[0]).resolve()
-            ),
+            **_source_paths(config),
             "sha256": sha,
             "files": len(samples.files),
             "rows": int(len(table)),
@@ -277,6 +273,19 @@ def build_arrays(config, samples, sha: str, folder: Path) -> dict:
         "fitted_on": "train",
         "info": samples.info,
     }
+
+
+def _source_paths(config) -> dict:
+    """The resolved data path (and labels file): what evaluate re-reads."""
+    from dltrain.data.cache import _file_of
+    from dltrain.data.tabular import resolve_data_path
+
+    cfg = config.data
+    out = {"path": str(resolve_data_path(cfg.path, _file_of(config.where("data.path"))).resolve())}
+    if cfg.labels:
+        labels = resolve_data_path(cfg.labels, _file_of(config.where("data.labels")))
+        out["labels"] = str(labels.resolve())
+    return out
 
 
 def _source_paths(config) -> dict:

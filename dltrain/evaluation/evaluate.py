@@ -14,8 +14,8 @@ import numpy as np
 from dltrain import runs
 from dltrain.config import ExperimentConfig, load_config
 from dltrain.data import tabular
+from dltrain.data.arrays import load_transform
 from dltrain.data.cache import sha256_file, split_hash
-from dltrain.data.transforms import TabularTransform
 from dltrain.errors import DataError, RunError, UsageError
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import score_split
@@ -36,7 +36,8 @@ class FinishedRun:
         self.config: ExperimentConfig = load_config(self.dir / "config.yaml")
         self.dataset = runs.read_json(self.dir / "dataset.json")
         self.metrics = runs.read_json(self.dir / "metrics.json")
-        self.transform = TabularTransform.load(self.dir / "preprocessing.json")
+        self.transform = load_transform(self.dir / "preprocessing.json")
+        self.task = self.dataset.get("training_task", self.dataset.get("task"))
         self._model = None
 
     @property
@@ -50,7 +51,7 @@ class FinishedRun:
         return tabular.read_table(path, cfg)
 
 
-def evaluate_run(run_id: str, data: Path | None = None) -> dict:
+def evaluate_run(run_id: str, data: Path | None = None, labels: Path | None = None) -> dict:
     """Test metrics of a run recomputed from its saved model, or metrics on external data.
 
     Without `data` the run's own test rows are re-read from the source file; the
@@ -59,6 +60,15 @@ def evaluate_run(run_id: str, data: Path | None = None) -> dict:
     """
     run = FinishedRun(run_id)
     t = run.transform
+    if run.config.data.kind != "tabular":
+        from dltrain.evaluation import arrays
+
+        raw, y, _, groups, label = arrays.labelled(run, data, labels)
+        return _scored(run, y, arrays.scores_of(run, raw, run.task), groups, label, data)
+    if labels is not None:
+        raise UsageError(
+            "--labels is for images, signals, text and volumes; a table holds its own labels"
+        )
     if data is None:
         source = Path(run.dataset["source"]["path"])
         if not source.is_file():
@@ -99,11 +109,17 @@ def evaluate_run(run_id: str, data: Path | None = None) -> dict:
         y, scores = t.target_values(y), t.target_values(scores)
     group = run.config.data.group
     groups = frame[group].astype(str).to_numpy() if group and group in frame.columns else None
+    return _scored(run, y, scores, groups, label, data)
+
+
+def _scored(run, y, scores, groups, label: str, data: Path | None) -> dict:
+    """Metrics with CIs at the run's frozen threshold; saved under evaluations/."""
     ev = run.config.evaluate
+    classes = run.metrics.get("classes", [])
     threshold = run.metrics.get("threshold") or 0.5
-    scored = score_split(run.config, t.task, t.classes, threshold, y, scores, groups, 2)
+    scored = score_split(run.config, run.task, classes, threshold, y, scores, groups, 2)
     result = {
-        "task": t.task,
+        "task": run.task,
         "data": label,
         "rows": int(len(y)),
         "threshold": run.metrics.get("threshold"),
@@ -124,6 +140,22 @@ def predict_file(run_id: str, input: Path, out: Path) -> tuple[int, dict[str, in
     t = run.transform
     if Path(out).resolve() == Path(input).resolve():
         raise UsageError(f"--out {out} is the input file; choose another file name")
+    if run.config.data.kind != "tabular":
+        from dltrain.evaluation import arrays
+
+        ids, raw = arrays.unlabelled(run, Path(input))
+        scores = arrays.scores_of(run, raw, run.task)
+        write_predictions(
+            Path(out),
+            ids,
+            np.arange(len(ids)),
+            None,
+            scores,
+            run.task,
+            run.metrics.get("classes", []),
+            run.metrics.get("threshold") or 0.5,
+        )
+        return len(ids), {}
     frame = run.read(Path(input))
     x, unseen = t.features(frame, Path(input))
     scores = model_scores(run.model, x)

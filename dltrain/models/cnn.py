@@ -7,7 +7,7 @@ of spatial axes.
 from __future__ import annotations
 
 from dltrain.config.models import CNNConfig
-from dltrain.models.common import head, spatial_input
+from dltrain.models.common import BN_MOMENTUM, head, spatial_input
 from dltrain.models.specs import InputSpec, OutputSpec
 
 
@@ -48,7 +48,7 @@ def conv_blocks(x, config, rank: int):
             name=f"conv_{i}",
         )(x)
         if config.batch_norm:
-            x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"batch_norm_{i}")(x)
         x = keras.layers.Activation(config.activation, name=f"{config.activation}_{i}")(x)
         if pool is not None:
             x = pool(pool_size=2, padding="same", name=f"pool_{i}")(x)

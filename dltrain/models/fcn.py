@@ -9,7 +9,7 @@ blocks (128/256/128 filters, kernels 8/5/3, no pooling), global average pooling,
 from __future__ import annotations
 
 from dltrain.config.models import FCNConfig
-from dltrain.models.common import head, spatial_input
+from dltrain.models.common import BN_MOMENTUM, head, spatial_input
 from dltrain.models.specs import InputSpec, OutputSpec
 
 
@@ -20,7 +20,7 @@ def build(config: FCNConfig, inputs: InputSpec, outputs: OutputSpec):
     inp, x = spatial_input(inputs, 1, "fcn")
     for i, (filters, kernel) in enumerate(zip(config.filters, config.kernel_sizes, strict=True)):
         x = keras.layers.Conv1D(filters, kernel, padding="same", name=f"conv_{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"batch_norm_{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
     x = keras.layers.GlobalAveragePooling1D(name="global_pool")(x)
     return keras.Model(inp, head(x, outputs), name="fcn")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dltrain.config.models import MLPConfig
-from dltrain.models.common import head
+from dltrain.models.common import BN_MOMENTUM, head
 from dltrain.models.specs import InputSpec, OutputSpec
 
 
@@ -18,7 +18,7 @@ def build(config: MLPConfig, inputs: InputSpec, outputs: OutputSpec):
             units, use_bias=not config.batch_norm, kernel_regularizer=regularizer, name=f"dense_{i}"
         )(x)
         if config.batch_norm:
-            x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"batch_norm_{i}")(x)
         x = keras.layers.Activation(config.activation, name=f"{config.activation}_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)

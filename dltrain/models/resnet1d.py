@@ -12,7 +12,7 @@ pooling and the head.
 from __future__ import annotations
 
 from dltrain.config.models import ResNet1DConfig
-from dltrain.models.common import head, spatial_input
+from dltrain.models.common import BN_MOMENTUM, head, spatial_input
 from dltrain.models.specs import InputSpec, OutputSpec
 
 
@@ -27,13 +27,15 @@ def build(config: ResNet1DConfig, inputs: InputSpec, outputs: OutputSpec):
         y = x
         for c, kernel in enumerate(config.kernel_sizes):
             y = layers.Conv1D(filters, kernel, padding="same", name=f"block{b}_conv{c}")(y)
-            y = layers.BatchNormalization(name=f"block{b}_batch_norm{c}")(y)
+            y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{b}_batch_norm{c}")(y)
             if c < last:
                 y = layers.Activation("relu", name=f"block{b}_relu{c}")(y)
         shortcut = x
         if x.shape[-1] != filters:
             shortcut = layers.Conv1D(filters, 1, padding="same", name=f"block{b}_shortcut")(x)
-        shortcut = layers.BatchNormalization(name=f"block{b}_shortcut_batch_norm")(shortcut)
+        shortcut = layers.BatchNormalization(
+            momentum=BN_MOMENTUM, name=f"block{b}_shortcut_batch_norm"
+        )(shortcut)
         x = layers.Add(name=f"block{b}_add")([shortcut, y])
         x = layers.Activation("relu", name=f"block{b}_out")(x)
     x = layers.GlobalAveragePooling1D(name="global_pool")(x)

@@ -255,7 +255,7 @@ class SignalsData(_FileData):
 
     kind: Literal["signals"] = "signals"
     length: Annotated[int, Field(ge=2)] | None = None
-    """Samples per series after `fit`. Defaults to the longest training series."""
+    """Samples per series after `fit`. Defaults to the longest series in the data."""
     fit: Literal["pad", "crop", "resample"] = "pad"
     """How series are brought to `length`: zero-pad/crop the end, crop only (shorter series
     are an error), or resample. Defaults to "pad"."""

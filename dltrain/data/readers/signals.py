@@ -1,0 +1,318 @@
+"""1-D series with one or more channels (leads): ECG, EEG, sensor traces.
+
+Layouts, told apart by `data.path`:
+- an array file: `.npy` of shape (records, length) or (records, length, channels), memory-
+  mapped (a big array is never loaded whole), or an `.npz` holding exactly one such array
+  (loaded whole: compressed arrays cannot be memory-mapped). The labels CSV's id column
+  holds the row number of each record, 0 for the first; every row needs exactly one labels
+  row. Without `data.labels` (only with `target: null`) the ids are the row numbers.
+- a CSV with one series per row: the `data.id` column (required: a misspelt id column
+  would otherwise be read as signal values), the target column(s), the group and split
+  columns if configured; every other column is a value of the series, in file order (one
+  channel). A row may end early (empty trailing cells): its series is shorter. An empty
+  cell inside a series is an error.
+- a folder with one file per record (top level only): `.npy` of shape (length,) or
+  (length, channels), or `.csv` with one column per channel (a header line is detected:
+  a first line that is not all numbers). The labels CSV's id is the file name without its
+  extension; a labels file inside the folder is not a record.
+
+Every record is checked before anything is written: NaN, infinite or too-large values,
+the wrong number of dimensions, a channel count different from most records', a series
+shorter than 2 values; all are listed, with the file (and row) and the reason.
+
+Length (`load` gives float32 (k, length, channels)): `data.length`, or the longest series
+of the whole dataset (recorded in `info`), reached by `data.fit`: `pad` zero-pads or crops
+the end; `crop` crops the end and refuses shorter series (listing them); `resample`
+interpolates linearly (np.interp per channel) from the series' own length.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dltrain.data import tabular
+from dltrain.data.readers import common
+from dltrain.data.sources import Samples
+from dltrain.errors import ConfigError, DataError
+
+ARRAY_SUFFIXES = {".npy", ".npz"}
+RECORD_SUFFIXES = {".npy", ".csv"}
+
+
+def read(config) -> Samples:
+    """Finds and checks every series; see the module docstring for the layouts."""
+    cfg = config.data
+    root = common.data_path(config)
+    labels_file = common.labels_path(config)
+    suffix = root.suffix.lower()
+    if root.is_dir():
+        layout, located, get, lengths, channels = _from_files(config, root, labels_file)
+        files = [*located.paths]
+    elif suffix in ARRAY_SUFFIXES:
+        layout, located, get, lengths, channels = _from_array(config, root, labels_file)
+        files = [root]
+    elif suffix == ".csv":
+        layout, located, get, lengths, channels = _from_table(config, root, labels_file)
+        files = [root]
+    else:
+        raise DataError(
+            f"data.path {root} is not a folder, an .npy/.npz array or a .csv file; signals come "
+            "as one array of all records, a CSV with one series per row, or a folder with one "
+            "file per record",
+            where=config.where("data.path"),
+        )
+    if located.labels is not None:
+        files.append(located.labels)
+    length = cfg.length if cfg.length is not None else int(lengths.max())
+    if cfg.fit == "crop":
+        short = np.flatnonzero(lengths < length)
+        if len(short):
+            raise DataError(
+                f"{len(short)} series are shorter than data.length {length}, and data.fit is "
+                "crop (which only shortens); use fit: pad or fit: resample, or a smaller "
+                "data.length:",
+                details=common.listed([f"{located.where(i)}: {lengths[i]} values" for i in short]),
+            )
+    how = cfg.fit
+
+    def load(idx: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(idx), length, channels), dtype="float32")
+        for k, i in enumerate(np.asarray(idx, dtype="int64")):
+            out[k] = fit_length(get(int(i)), length, how)
+        return out
+
+    info = {
+        "layout": layout,
+        "records": len(lengths),
+        "channels": int(channels),
+        "length": int(length),
+        "length_from": "data.length" if cfg.length is not None else "longest series",
+        "fit": how,
+        "original_length": common.summary(lengths),
+        "shorter": int(np.sum(lengths < length)),
+        "longer": int(np.sum(lengths > length)),
+        "ignored_files": int(located.ignored),
+    }
+    return Samples(
+        kind="signals",
+        table=located.table,
+        load=load,
+        where=located.where,
+        files=sorted(files),
+        shape=(int(length), int(channels)),
+        info=info,
+    )
+
+
+def fit_length(series: np.ndarray, length: int, how: str) -> np.ndarray:
+    """A (n, channels) series brought to (length, channels): pad/crop the end, or resample."""
+    n = len(series)
+    if how == "resample":
+        if n == length:
+            return series
+        new = np.linspace(0.0, n - 1.0, length)
+        old = np.arange(n, dtype="float64")
+        return np.stack([np.interp(new, old, series[:, c]) for c in range(series.shape[1])], 1)
+    if n >= length:
+        return series[:length]
+    out = np.zeros((length, series.shape[1]), dtype="float64")
+    out[:n] = series
+    return out
+
+
+def _from_array(config, source: Path, labels_file: Path | None):
+    if labels_file is None:
+        common.labels_required(config, f"the array {source.name}")
+    array = common.open_array(source)
+    expected = "(records, length) or (records, length, channels)"
+    problem = common.array_problem(array, (2, 3), expected)
+    if problem is None and array.shape[1] < 2:
+        problem = (
+            f"has shape {tuple(array.shape)}: series of {array.shape[1]} value(s); at least 2 "
+            "are needed"
+        )
+    if problem is None and len(array) == 0:
+        problem = "has no records"
+    if problem is not None:
+        raise DataError(f"the signals array {problem}", where=str(source))
+    located = common.locate_rows(config, source, len(array), labels_file).build(config)
+    sample_of_row = np.empty(len(array), dtype="int64")
+    sample_of_row[located.rows] = np.arange(len(located.rows))
+    bad = common.nonfinite(array, lambda r: located.where(sample_of_row[r]), per_item=True)
+    if bad:
+        raise DataError(
+            f"{len(bad)} series hold values that are not finite numbers; fix or remove them:",
+            details=common.listed(bad),
+        )
+    rows = located.rows
+
+    def get(i: int) -> np.ndarray:
+        values = np.asarray(array[rows[i]], dtype="float64")
+        return values[:, None] if values.ndim == 1 else values
+
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    lengths = np.full(len(rows), array.shape[1])
+    return "array", located, get, lengths, channels
+
+
+def _from_table(config, source: Path, labels_file: Path | None):
+    cfg = config.data
+    if labels_file is not None:
+        raise ConfigError(
+            "a signals CSV with one series per row holds its own labels; remove data.labels "
+            "(or give data.path as a folder of one file per record)",
+            where=config.where("data.labels"),
+        )
+    common.check_roles(config, with_id=True)
+    named = common.roles(cfg, with_id=True)
+    table = common.read_csv(source, strings=[cfg.id, cfg.group, common.split_column(cfg)])
+    common.check_columns(config, table, named)
+    taken = {name for _, name in named}
+    value_columns = [c for c in table.frame.columns if c not in taken]
+    if len(value_columns) < 2:
+        raise DataError(
+            f"the CSV has {len(value_columns)} value column(s) besides the id, target, group "
+            "and split columns; a series needs at least 2 values, one column each",
+            where=str(source),
+        )
+    ids = common.label_ids(table, cfg.id)
+    located = common.Located(ids, table.frame, table.at, None).build(config)
+    problems: list[tuple[int, str]] = []
+    matrix = np.empty((len(table.frame), len(value_columns)), dtype="float64")
+    for j, name in enumerate(value_columns):
+        matrix[:, j] = _numbers(table.frame[name], name, table.at, problems)
+    present = ~np.isnan(matrix)
+    ends = matrix.shape[1] - np.argmax(present[:, ::-1], axis=1)
+    lengths = np.where(present.any(axis=1), ends, 0)
+    for i, n in enumerate(lengths):
+        gaps = np.flatnonzero(~present[i, :n])
+        if len(gaps):
+            first = value_columns[gaps[0]]
+            problems.append(
+                (
+                    i,
+                    f"{table.at(i)}: {len(gaps)} empty or unreadable value(s) inside the series, "
+                    f"first in column {first!r}; only trailing cells may be empty",
+                )
+            )
+        if n < 2:
+            problems.append((i, f"{table.at(i)}: the series has {n} value(s); at least 2 needed"))
+    _raise(problems)
+    matrix[~np.isfinite(matrix)] = 0.0
+
+    def get(i: int) -> np.ndarray:
+        return matrix[i, : lengths[i], None]
+
+    return "table", located, get, lengths, 1
+
+
+def _numbers(column: pd.Series, name: str, at, problems: list) -> np.ndarray:
+    """A value column as float64 (empty cells NaN); text and non-finite cells are problems."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        wrong = np.zeros(len(values), dtype=bool)
+    else:
+        text = column.astype("string").str.strip()
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        wrong = np.isnan(values) & (text.fillna("") != "").to_numpy()
+    huge = np.abs(np.nan_to_num(values, nan=0.0)) > common.FLOAT32_MAX
+    for i in np.flatnonzero(wrong):
+        problems.append((i, f"{at(i)}: column {name!r} is {column.iloc[i]!r}, not a number"))
+    for i in np.flatnonzero(huge):
+        value = tabular.plain(column.iloc[i])
+        problems.append((i, f"{at(i)}: column {name!r} is {value!r}, not a finite 32-bit number"))
+    return values
+
+
+def _from_files(config, root: Path, labels_file: Path | None):
+    located = common.locate_files(config, root, labels_file, RECORD_SUFFIXES, "signal").build(
+        config
+    )
+    problems: list[tuple[int, str]] = []
+    lengths = np.zeros(len(located.paths), dtype="int64")
+    channels = np.zeros(len(located.paths), dtype="int64")
+    good = np.zeros(len(located.paths), dtype=bool)
+    for i, path in enumerate(located.paths):
+        where = located.where(i)
+        values, reasons = read_record(path, where)
+        problems += [(i, line) for line in reasons]
+        if values is not None:
+            lengths[i], channels[i] = values.shape
+            good[i] = not reasons
+            if len(values) < 2:
+                problems.append(
+                    (i, f"{where}: the series has {len(values)} value(s); at least 2 are needed")
+                )
+    if good.any():
+        usual = int(common.most_common(channels[good].tolist()))
+        for i in np.flatnonzero(good & (channels != usual)):
+            problems.append(
+                (i, f"{located.where(i)}: {channels[i]} channel(s); most records have {usual}")
+            )
+    else:
+        usual = 1
+    _raise(problems)
+    paths = located.paths
+
+    def get(i: int) -> np.ndarray:
+        values, _ = read_record(paths[i], str(paths[i]))
+        return values
+
+    return "files", located, get, lengths, usual
+
+
+def read_record(path: Path, where: str) -> tuple[np.ndarray | None, list[str]]:
+    """One record as float64 (length, channels), and the reasons it cannot be used."""
+    if path.suffix.lower() == ".csv":
+        return _csv_record(path)
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        return None, [f"{where}: cannot be read as a NumPy array: {exc}"]
+    problem = common.array_problem(array, (1, 2), "(length,) or (length, channels)")
+    if problem is not None:
+        return None, [f"{where}: {problem}"]
+    bad = common.nonfinite(array, lambda _: where, per_item=False)
+    values = np.asarray(array, dtype="float64")
+    return (values[:, None] if values.ndim == 1 else values), bad
+
+
+def _csv_record(path: Path) -> tuple[np.ndarray | None, list[str]]:
+    try:
+        raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        return None, [f"{path}: the file is empty"]
+    except UnicodeDecodeError as exc:
+        return None, [f"{path}: not UTF-8 text (byte {exc.start})"]
+    except (pd.errors.ParserError, OSError, ValueError) as exc:
+        return None, [f"{path}: cannot be read as CSV: {str(exc).strip()}"]
+    text = raw.apply(lambda c: c.str.strip())
+    numbers = text.apply(lambda c: pd.to_numeric(c, errors="coerce")).to_numpy(dtype="float64")
+    header = bool(np.isnan(numbers[0]).any())
+    first_line = 2 if header else 1
+    if header:
+        text, numbers = text.iloc[1:], numbers[1:]
+    reasons = []
+    for r, c in zip(*np.nonzero(np.isnan(numbers)), strict=True):
+        reasons.append(
+            f"{path}:{r + first_line}: column {c + 1} is {text.iat[r, c]!r}, not a number"
+        )
+    for r, c in zip(*np.nonzero(~np.isfinite(numbers) & ~np.isnan(numbers)), strict=True):
+        reasons.append(f"{path}:{r + first_line}: column {c + 1} is infinite")
+    big = np.abs(np.nan_to_num(numbers, nan=0.0, posinf=0.0, neginf=0.0)) > common.FLOAT32_MAX
+    for r, c in zip(*np.nonzero(big), strict=True):
+        reasons.append(f"{path}:{r + first_line}: column {c + 1} is too large for 32-bit floats")
+    return numbers, reasons
+
+
+def _raise(problems: list[tuple[int, str]]) -> None:
+    if problems:
+        problems.sort(key=lambda p: p[0])
+        raise DataError(
+            f"{len(problems)} problem(s) in the signals; fix or remove these records (and their "
+            "labels rows) and run again:",
+            details=common.listed([line for _, line in problems]),
+        )

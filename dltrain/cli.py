@@ -201,6 +201,7 @@ def predict(
 @handled
 def list_runs() -> None:
     """List runs with their status and headline test metric."""
+    from dltrain.config.evaluate import HEADLINE
     from dltrain.runs import list_runs as collect
     from dltrain.runs import runs_root
 
@@ -208,9 +209,7 @@ def list_runs() -> None:
     for r in collect():
         m = r["metrics"]
         task = m.get("task", "")
-        headline = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}.get(
-            task
-        )
+        headline = HEADLINE.get(task)
         value = ""
         if headline and headline in m.get("test", {}):
             value = f"{headline} {_ci(m['test'][headline])}"
@@ -289,13 +288,16 @@ def _print_metrics(metrics: dict, title: str) -> None:
 
 
 def _flag_baselines(metrics: dict) -> None:
+    from dltrain.config.evaluate import HEADLINE, better
+
     task = metrics.get("task")
-    key = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}.get(task)
+    key = HEADLINE.get(task)
     test = metrics.get("test", {}).get(key)
     if not test or test.get("value") is None:
         return
     for name, b in metrics.get("baselines", {}).items():
-        if b.get(key, {}).get("value") is not None and test["value"] <= b[key]["value"]:
+        value = b.get(key, {}).get("value")
+        if value is not None and not better(key, test["value"], value):
             console.warn(
                 f"the model does not beat the {name} baseline on test {key} "
                 f"({test['value']:.3f} vs {b[key]['value']:.3f})"

@@ -53,6 +53,22 @@ TASK_METRICS = {
 }
 
 
+HEADLINE = {
+    "binary": "roc_auc",
+    "multiclass": "balanced_accuracy",
+    "multilabel": "roc_auc",
+    "regression": "r2",
+    "reconstruction": "mse",
+}
+"""The metric that sums a task up: runs are listed, and models held against baselines, by it."""
+LOWER_IS_BETTER = {"brier", "mae", "rmse", "mse"}
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether value `a` of `metric` is strictly better than `b`."""
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
 Target = Annotated[float, Field(gt=0.0, lt=1.0)]
 
 

@@ -13,23 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn import metrics as skm
 
-from dltrain.config.evaluate import TASK_METRICS
-
-HEADLINE = {
-    "binary": "roc_auc",
-    "multiclass": "balanced_accuracy",
-    "multilabel": "roc_auc",
-    "regression": "r2",
-    "reconstruction": "mse",
-}
-PER_CLASS = ("sensitivity", "specificity", "ppv", "npv", "f1")
-LOWER_IS_BETTER = {"brier", "mae", "rmse", "mse"}
-
-
-def better(metric: str, a: float, b: float) -> bool:
-    """Whether value `a` of `metric` is strictly better than `b`."""
-    return a < b if metric in LOWER_IS_BETTER else a > b
-
+from dltrain.config.evaluate import HEADLINE, LOWER_IS_BETTER, TASK_METRICS, better  # noqa: F401
 
 NO_DIRECTION = {"bias", "loa_low", "loa_high"}  # Bland-Altman: describe, not rank
 

@@ -44,10 +44,20 @@ def write_predictions(path: Path, ids, rows, y_true, scores, task, classes, thre
     import pandas as pd
 
     table = pd.DataFrame({"id": ids, "row": np.asarray(rows) + 1})
-    if y_true is not None:
-        table["true"] = y_true if task == "regression" else np.asarray(classes)[y_true]
+    if y_true is not None and task == "regression":
+        table["true"] = y_true
+    elif y_true is not None and task in ("binary", "multiclass"):
+        table["true"] = np.asarray(classes)[np.asarray(y_true, dtype="int64")]
     if task == "regression":
         table["predicted"] = scores
+    elif task == "reconstruction":  # the anomaly score: larger is more unusual
+        table["reconstruction_error"] = scores
+    elif task == "multilabel":
+        if y_true is not None:
+            table["true"] = [";".join(np.asarray(classes)[row > 0.5]) for row in y_true]
+        table["predicted"] = [";".join(np.asarray(classes)[row >= threshold]) for row in scores]
+        for i, c in enumerate(classes):
+            table[f"prob_{c}"] = scores[:, i]
     else:
         table["predicted"] = np.asarray(classes)[decisions(task, scores, threshold)]
         probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores

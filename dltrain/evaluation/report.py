@@ -19,7 +19,7 @@ from typing import Any
 
 from dltrain import __version__, runs
 from dltrain.errors import RunError
-from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS
+from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS, better
 from dltrain.evaluation.plots import make_plots
 
 SPLITS = ("train", "val", "test")
@@ -437,7 +437,7 @@ def _baseline_flag(run: _Run, headline: str | None) -> str:
         ref = b.get(headline) or {}
         if ref.get("value") is None:
             continue
-        if test["value"] <= ref["value"]:
+        if not better(headline, test["value"], ref["value"]):
             losses.append(
                 f"the <b>{escape(name)}</b> baseline ({_num(test['value'])} vs "
                 f"{_num(ref['value'])})"

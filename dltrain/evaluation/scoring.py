@@ -41,7 +41,11 @@ def score_split(
             task,
             y,
             scores,
-            names=metric_names(config, task),
+            names=[
+                n
+                for n in metric_names(config, task)
+                if n != "anomaly_roc_auc" or len(np.unique(y)) == 2
+            ],
             n_classes=len(classes),
             threshold=threshold,
             n_boot=ev.bootstrap,
@@ -50,7 +54,7 @@ def score_split(
             groups=groups,
         )
     }
-    if task != "regression":
+    if task in ("binary", "multiclass"):
         out["per_class"] = M.per_class(y, scores, task, threshold, classes)
         out["confusion"] = M.confusion(y, scores, task, threshold, len(classes))
     return out

@@ -253,23 +253,25 @@ def beats_baselines(task: str, model_value: float | None, checks: list[Check]) -
         for c in checks
         if c.name.startswith("baseline_") and c.value is not None
     }
-    best = max(bars.values(), default=None)
+    lower = metric in M.LOWER_IS_BETTER
+    best = (min if lower else max)(bars.values(), default=None)
     if model_value is None or best is None:
         return Check("beats_baselines", "WARN", model_value, best, f"{metric} is undefined.")
-    beaten = [n for n, v in bars.items() if model_value <= v]
+    beaten = [n for n, v in bars.items() if not M.better(metric, model_value, v)]
+    bar = f"{'<' if lower else '>'} {best}"
     if not beaten:
         return Check(
             "beats_baselines",
             "PASS",
             model_value,
-            f"> {best}",
-            f"validation {metric} above every baseline.",
+            bar,
+            f"validation {metric} better than every baseline.",
         )
     return Check(
         "beats_baselines",
         "WARN",
         model_value,
-        f"> {best}",
+        bar,
         f"validation {metric} does not beat the {', '.join(beaten)} baseline(s): a simpler model "
         "does as well; prefer it, or improve the features or the model.",
     )

@@ -15,6 +15,7 @@ from sklearn import metrics as skm
 
 from dltrain.config.evaluate import HEADLINE, LOWER_IS_BETTER, TASK_METRICS, better  # noqa: F401
 
+PER_CLASS = ("sensitivity", "specificity", "ppv", "npv", "f1")
 NO_DIRECTION = {"bias", "loa_low", "loa_high"}  # Bland-Altman: describe, not rank
 
 

@@ -333,11 +333,18 @@ def _print_dataset(manifest: dict, path: Path, hit: bool) -> None:
         f"{manifest['name']}: {manifest['task']} on {manifest['source']['path']}", columns, rows
     )
     cols = manifest["columns"]
-    console.info(
-        f"{len(cols['numeric'])} numeric and {len(cols['categorical'])} categorical "
-        f"input column(s) → {len(manifest['features'])} features; split "
-        f"{split['method']} (seed {split['seed']})"
-    )
+    if manifest.get("kind", "tabular") == "tabular":
+        inputs = (
+            f"{len(cols['numeric'])} numeric and {len(cols['categorical'])} categorical "
+            f"input column(s) → {len(manifest['features'])} features"
+        )
+    else:
+        shards = sum(len(split[s]["shard_sizes"]) for s in ("train", "val", "test"))
+        inputs = (
+            f"{manifest['kind']}: input shape {tuple(manifest['input_shape'])}, "
+            f"{manifest['source']['files']} source file(s), {shards} cache shard(s)"
+        )
+    console.info(f"{inputs}; split {split['method']} (seed {split['seed']})")
     if manifest.get("missing_values"):
         console.info(f"Missing values (filled from train statistics): {manifest['missing_values']}")
     audit = manifest.get("audit")

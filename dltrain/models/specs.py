@@ -47,4 +47,6 @@ class OutputSpec:
 
     @property
     def activation(self) -> str:
-        return {"binary": "sigmoid", "multiclass": "softmax"}.get(self.task, "linear")
+        return {"binary": "sigmoid", "multilabel": "sigmoid", "multiclass": "softmax"}.get(
+            self.task, "linear"
+        )

@@ -23,7 +23,7 @@ import pandas as pd
 
 from dltrain.config.schema import ExperimentConfig
 from dltrain.data import splits as splitting
-from dltrain.data import tabular
+from dltrain.data import tabular, targets
 from dltrain.data.audit import HASH as AUDIT_HASH
 from dltrain.data.audit import leakage_audit, row_hashes
 from dltrain.data.transforms import TabularTransform
@@ -260,44 +260,15 @@ def build(config: ExperimentConfig, source: Path, sha: str):
     """Reads and validates the table, splits it and fits preprocessing on train only."""
     cfg = config.data
     frame, columns = load_labelled(config, source)
-    target = frame[cfg.target]
-    task = tabular.infer_task(target, cfg.task)
-    if task == "regression":  # every bad target now, by file line, not per split later
-        try:
-            tabular.numeric_values(frame, (cfg.target,), source)
-        except DataError as exc:
-            raise DataError(
-                f"the regression target {cfg.target!r} needs a finite number in every row; fix "
-                "these values, or set data.task to a classification task:",
-                details=exc.details,
-            ) from None
-    classes: list[str] = []
-    labels = None
-    if task != "regression":
-        text = tabular.class_labels(target)
-        classes = tabular.sorted_classes(text)
-        if len(classes) < 2:
-            raise DataError(
-                f"the target column {cfg.target!r} has a single value ({classes[0]!r}); "
-                "a classifier needs at least two classes"
-            )
-        if task == "binary" and len(classes) != 2:
-            raise DataError(
-                f"data.task is binary but {cfg.target!r} has {len(classes)} classes "
-                f"({', '.join(classes[:10])}); use task: multiclass"
-            )
-        if cfg.positive_class is not None:
-            if cfg.positive_class not in classes:
-                from dltrain.errors import ConfigError
-
-                raise ConfigError(
-                    f"data.positive_class {cfg.positive_class!r} is not a class of "
-                    f"{cfg.target!r}; the classes are {', '.join(classes)}",
-                    where=config.where("data.positive_class"),
-                )
-            classes = [c for c in classes if c != cfg.positive_class] + [cfg.positive_class]
-        index = {c: i for i, c in enumerate(classes)}
-        labels = text.map(index).to_numpy(dtype="int64")
+    encoded = targets.encode(
+        frame,
+        cfg.target,
+        cfg.task,
+        cfg.positive_class,
+        config,
+        lambda row: tabular.row_where(source, row),
+    )
+    task, classes, labels = encoded.task, encoded.classes, encoded.labels
     groups = frame[columns.group].astype("string").to_numpy() if columns.group else None
     parts = splitting.split_rows(
         cfg.split,

@@ -65,11 +65,18 @@ def encode(
     task = tabular.infer_task(column, requested)
     if task == "regression":
         values = pd.to_numeric(column.astype("string").str.strip(), errors="coerce")
-        bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan)))
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+        bad = np.flatnonzero(~np.isfinite(numbers))
         if len(bad):
+            why = ["is infinite" if np.isinf(numbers[i]) else "is not a number" for i in bad]
             raise DataError(
-                f"the regression target {target!r} needs a finite number for every sample:",
-                details=[f"{where_row(i)}: {tabular.plain(column.iloc[i])!r}" for i in bad[:20]],
+                f"the regression target {target!r} needs a finite number for every sample; fix "
+                "these values, or set data.task to a classification task:",
+                details=[
+                    f"{where_row(i)}: column {target!r}: value {tabular.plain(column.iloc[i])!r} "
+                    f"{reason}"
+                    for i, reason in zip(bad[:20], why, strict=False)
+                ],
             )
         return Targets("regression", [], None, values.to_numpy(dtype="float64"))
     text = tabular.class_labels(column)

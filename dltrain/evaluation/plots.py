@@ -35,6 +35,29 @@ PER_CLASS = ("sensitivity", "specificity", "ppv", "npv", "f1")
 HIGHER_IS_BETTER = {"auc", "accuracy"}  # Keras metric names in history.csv
 
 
+AUGMENTED_GRID = "augmented_batch.png"
+
+
+def image_grid(images, labels: list[str], title: str) -> bytes:
+    """A PNG of up to 16 images (uint8-range floats, HxWxC) in a 4x4 grid with labels."""
+    import numpy as np
+
+    fig = Figure(figsize=(6, 6.4))
+    FigureCanvasAgg(fig)
+    n = min(16, len(images))
+    for i in range(n):
+        ax = fig.add_subplot(4, 4, i + 1)
+        img = np.clip(np.asarray(images[i]), 0, 255).astype("uint8")
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(str(labels[i]), fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    fig.clear()
+    return buffer.getvalue()
+
+
 def make_plots(run_dir: Path) -> list[Path]:
     """Draws every plot that the run's files support into `run_dir/plots/`.
 
@@ -95,6 +118,9 @@ def make_plots(run_dir: Path) -> list[Path]:
         p = preds["test"]["predicted"].to_numpy(dtype="float64")
         save("predicted_vs_true_test", lambda: predicted_vs_true(y, p, "test"))
         save("bland_altman_test", lambda: bland_altman(y, p, metrics, "test"))
+    grid = out / AUGMENTED_GRID  # drawn at training time (it needs the model's layers)
+    if grid.exists():
+        written.append(grid)
     return written
 
 

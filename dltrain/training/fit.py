@@ -292,6 +292,8 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
         results["per_class"] = {"val": val_scored["per_class"], "test": test_scored["per_class"]}
         results["confusion"] = {"val": val_scored["confusion"], "test": test_scored["confusion"]}
     runs.write_json(run_dir / "metrics.json", results)
+    if config.data.kind == "images":
+        augmented_batch(run_dir, best, data, classes)
     if checks:
         from dltrain.training import sanity
 
@@ -310,6 +312,26 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
             threshold,
         )
     return results, checks
+
+
+def augmented_batch(run_dir: Path, model, data: Processed, classes: list[str]) -> None:
+    """plots/augmented_batch.png: training images as the network sees them after augmentation
+    ("visualise just before the net"), drawn with the model's own augmentation layers."""
+    import keras
+
+    from dltrain.evaluation.plots import AUGMENTED_GRID, image_grid
+
+    sample = data.split("train", 512)
+    pick = np.sort(np.random.default_rng(0).choice(len(sample.y), min(16, len(sample.y)), False))
+    x = sample.x[pick].astype("float32")
+    cut = model.get_layer("normalization").input
+    augment = keras.Model(model.inputs, cut)
+    shown = np.asarray(augment(x, training=True))
+    names = [classes[int(c)] for c in sample.y[pick]] if classes else list(sample.ids[pick])
+    runs.atomic_write_bytes(
+        run_dir / "plots" / AUGMENTED_GRID,
+        image_grid(shown, list(names), "Training batch after augmentation (train split)"),
+    )
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,9 @@ def test_images_train_evaluate_predict(workdir, cli):
     m = _metrics(workdir, "img-1")
     assert m["task"] == "multiclass" and m["classes"] == ["centre", "left", "right"]
     assert (_run(workdir, "img-1") / "report.html").exists()
+    grid = _run(workdir, "img-1") / "plots/augmented_batch.png"
+    assert grid.read_bytes()[:4] == b"\x89PNG"
+    assert "augmented_batch.png" in (_run(workdir, "img-1") / "report.html").read_text()
     result = cli("evaluate", "img-1")
     assert result.exit_code == 0, result.output
     again = json.loads((_run(workdir, "img-1") / "evaluations/test.json").read_text())

@@ -325,7 +325,7 @@ def augmented_batch(run_dir: Path, model, data: Processed, classes: list[str]) -
     pick = np.sort(np.random.default_rng(0).choice(len(sample.y), min(16, len(sample.y)), False))
     x = sample.x[pick].astype("float32")
     cut = model.get_layer("normalization").input
-    augment = keras.Model(model.inputs, cut)
+    augment = keras.Model(model.input, cut)
     shown = np.asarray(augment(x, training=True))
     names = [classes[int(c)] for c in sample.y[pick]] if classes else list(sample.ids[pick])
     runs.atomic_write_bytes(

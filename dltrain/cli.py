@@ -284,6 +284,8 @@ def _print_metrics(metrics: dict, title: str) -> None:
     if metrics.get("threshold") is not None:
         caption += f"; threshold {metrics['threshold']} on P({metrics.get('positive_class')})"
     console.table(title, columns, rows, caption=caption)
+    for warning in metrics.get("warnings", []):
+        console.warn(warning)
     _flag_baselines(metrics)
 
 

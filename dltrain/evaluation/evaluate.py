@@ -127,7 +127,8 @@ def _scored(run, y, scores, groups, label: str, data: Path | None) -> dict:
         "bootstrap": ev.bootstrap,
         "confidence": ev.confidence,
         "test": scored["metrics"],
-        **{k: {"test": v} for k, v in scored.items() if k != "metrics"},
+        **{k: {"test": v} for k, v in scored.items() if k not in ("metrics", "warnings")},
+        "warnings": scored.get("warnings", []),
     }
     out_name = "test" if data is None else Path(data).stem
     runs.write_json(run.dir / "evaluations" / f"{_safe_name(out_name)}.json", result)

@@ -420,7 +420,10 @@ def _metrics(run: _Run) -> str:
         caption=caption,
         row_class=lambda i: "headline" if names[i] == headline else None,
     )
-    return _baseline_flag(run, headline) + table
+    warnings = "".join(
+        f'<div class="flag warn">{escape(str(w))}</div>' for w in run.metrics.get("warnings", [])
+    )
+    return warnings + _baseline_flag(run, headline) + table
 
 
 def _baseline_flag(run: _Run, headline: str | None) -> str:

@@ -8,6 +8,8 @@ from dltrain.config import ExperimentConfig
 from dltrain.errors import ConfigError
 from dltrain.evaluation import metrics as M
 
+MIN_GROUPS = 10
+
 
 def metric_names(config: ExperimentConfig, task: str) -> list[str]:
     """The metrics to report; a listed metric that does not apply to the task is an error."""
@@ -54,6 +56,12 @@ def score_split(
             groups=groups,
         )
     }
+    if groups is not None and len(np.unique(groups)) < MIN_GROUPS:
+        out["warnings"] = [
+            f"the split has only {len(np.unique(groups))} group(s) ({config.data.group}); "
+            "its confidence intervals resample whole groups and are unreliable with fewer than "
+            f"{MIN_GROUPS}: collect more patients or report the intervals as indicative only"
+        ]
     if task in ("binary", "multiclass"):
         out["per_class"] = M.per_class(y, scores, task, threshold, classes)
         out["confusion"] = M.confusion(y, scores, task, threshold, len(classes))

@@ -288,6 +288,13 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
         test=test_scored["metrics"],
         baselines={name: b["metrics"] for name, b in baselines.items()},
     )
+    warnings = [
+        f"{name}: {w}"
+        for name, part in (("val", val_scored), ("test", test_scored))
+        for w in part.get("warnings", [])
+    ]
+    if warnings:
+        results["warnings"] = warnings
     if "per_class" in test_scored:
         results["per_class"] = {"val": val_scored["per_class"], "test": test_scored["per_class"]}
         results["confusion"] = {"val": val_scored["confusion"], "test": test_scored["confusion"]}

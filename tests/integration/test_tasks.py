@@ -76,6 +76,10 @@ def test_group_split_keeps_patients_whole(workdir, cli):
     owners = {s: set(table.patient.iloc[rows[s]]) for s in ("train", "val", "test")}
     assert not owners["train"] & owners["val"] and not owners["train"] & owners["test"]
     assert not owners["val"] & owners["test"]
+    warnings = json.loads((run / "metrics.json").read_text())["warnings"]
+    assert any(w.startswith("test: the split has only") for w in warnings)
+    assert "unreliable with fewer than 10" in result.output.replace("\n", " ")
+    assert "unreliable with fewer than 10" in (run / "report.html").read_text()
 
 
 def test_column_split_missing_values_and_parquet(workdir, cli):

@@ -277,26 +277,11 @@ def build_arrays(config, samples, sha: str, folder: Path) -> dict:
 
 def _source_paths(config) -> dict:
     """The resolved data path (and labels file): what evaluate re-reads."""
-    from dltrain.data.cache import _file_of
-    from dltrain.data.tabular import resolve_data_path
+    from dltrain.data.readers import common
 
-    cfg = config.data
-    out = {"path": str(resolve_data_path(cfg.path, _file_of(config.where("data.path"))).resolve())}
-    if cfg.labels:
-        labels = resolve_data_path(cfg.labels, _file_of(config.where("data.labels")))
-        out["labels"] = str(labels.resolve())
-    return out
-
-
-def _source_paths(config) -> dict:
-    """The resolved data path (and labels file): what evaluate re-reads."""
-    from dltrain.data.cache import _file_of
-    from dltrain.data.tabular import resolve_data_path
-
-    cfg = config.data
-    out = {"path": str(resolve_data_path(cfg.path, _file_of(config.where("data.path"))).resolve())}
-    if cfg.labels:
-        labels = resolve_data_path(cfg.labels, _file_of(config.where("data.labels")))
+    out = {"path": str(common.data_path(config).resolve())}
+    labels = common.labels_path(config)
+    if labels is not None:
         out["labels"] = str(labels.resolve())
     return out
 

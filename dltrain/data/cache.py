@@ -145,7 +145,9 @@ def fingerprint(config: ExperimentConfig, source_sha: str) -> str:
 
 def source_path(config: ExperimentConfig) -> Path:
     """The data file, resolved against the working directory, then the config's folder."""
-    return tabular.resolve_data_path(config.data.path, _file_of(config.where("data.path")))
+    return tabular.resolve_data_path(
+        config.data.path, tabular.config_file(config.where("data.path"))
+    )
 
 
 def preprocess(config: ExperimentConfig) -> Processed:
@@ -187,7 +189,7 @@ def preprocess(config: ExperimentConfig) -> Processed:
 def source_files(config: ExperimentConfig) -> list[Path]:
     """Every file under data.path (and the labels file): what the fingerprint covers."""
     cfg = config.data
-    where = _file_of(config.where("data.path"))
+    where = tabular.config_file(config.where("data.path"))
     root = tabular.resolve_data_path(cfg.path, where)
     if not root.exists():
         raise DataError(
@@ -196,7 +198,9 @@ def source_files(config: ExperimentConfig) -> list[Path]:
         )
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     if getattr(cfg, "labels", None):
-        labels = tabular.resolve_data_path(cfg.labels, _file_of(config.where("data.labels")))
+        labels = tabular.resolve_data_path(
+            cfg.labels, tabular.config_file(config.where("data.labels"))
+        )
         if not labels.is_file():
             raise DataError(
                 f"labels file not found: {labels}. Check data.labels "
@@ -236,12 +240,6 @@ def _building(folder: Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _file_of(where: str | None) -> str | None:
-    if where is None or where.startswith("--set"):
-        return None
-    return where.rsplit(":", 1)[0]
 
 
 def load_labelled(config: ExperimentConfig, source: Path):

@@ -43,6 +43,13 @@ def resolve_data_path(path: str, config_file: str | None) -> Path:
     return beside if beside.exists() else candidate
 
 
+def config_file(where: str | None) -> str | None:
+    """The config file of a location such as "configs/x.yaml:5" (None for a --set value)."""
+    if where is None or where.startswith("--set"):
+        return None
+    return where.rsplit(":", 1)[0]
+
+
 def row_where(source: Path, index: int) -> str:
     """The location of data row `index` (0-based): file:line for CSV, 'row N' otherwise."""
     if source.suffix.lower() in (".parquet", ".pq"):

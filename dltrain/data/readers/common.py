@@ -40,16 +40,10 @@ def is_hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def _file_of(where: str | None) -> str | None:
-    if where is None or where.startswith("--set"):
-        return None
-    return where.rsplit(":", 1)[0]
-
-
 def data_path(config) -> Path:
     """`data.path`, resolved against the working directory, then the config's folder."""
     where = config.where("data.path")
-    root = tabular.resolve_data_path(config.data.path, _file_of(where))
+    root = tabular.resolve_data_path(config.data.path, tabular.config_file(where))
     if not root.exists():
         raise DataError(
             f"data not found: {root}. Check data.path ({where}); relative paths are taken from "
@@ -63,7 +57,7 @@ def labels_path(config) -> Path | None:
     if config.data.labels is None:
         return None
     where = config.where("data.labels")
-    path = tabular.resolve_data_path(config.data.labels, _file_of(where))
+    path = tabular.resolve_data_path(config.data.labels, tabular.config_file(where))
     if not path.is_file():
         raise DataError(
             f"labels file not found: {path}. Check data.labels ({where}); relative paths are "

@@ -114,11 +114,31 @@ class Processed:
             )
         return joined
 
+    def sample(self, name: str) -> Split:
+        """A random sample of a split small enough to hold in memory (`sample_size`)."""
+        return self.split(name, sample_size(self.manifest))
+
     @property
     def transform(self):
         from dltrain.data.arrays import load_transform
 
         return load_transform(self.path / "preprocessing.json")
+
+
+SAMPLE_MAX = 5000
+SAMPLE_MIN = 500
+SAMPLE_BYTES = 16 << 20
+
+
+def sample_size(manifest: dict) -> int:
+    """How many samples the sanity suite, output priors and baselines hold in memory.
+
+    At most 5000, and at most 16 MiB of float32 inputs (but at least 500), so that the
+    memory of training does not grow with the dataset: for 64x64 images that is ~1000.
+    """
+    shape = manifest.get("input_shape") or [len(manifest.get("features") or [1])]
+    per_sample = 4 * int(np.prod(shape))
+    return int(max(SAMPLE_MIN, min(SAMPLE_MAX, SAMPLE_BYTES // max(per_sample, 1))))
 
 
 def read_shard(path: Path) -> Split:

@@ -15,7 +15,7 @@ from dltrain.config import ExperimentConfig
 from dltrain.data.cache import preprocess
 from dltrain.evaluation.scoring import metric_names
 from dltrain.training import sanity
-from dltrain.training.fit import SAMPLE, training_task
+from dltrain.training.fit import training_task
 from dltrain.training.setup import feeder, monitor_of, new_model
 
 
@@ -37,7 +37,7 @@ def check(config: ExperimentConfig) -> CheckResult:
     metric_names(config, task)
     n_classes = len(manifest["classes"])
     keras.utils.set_random_seed(config.seed)
-    model = new_model(config, task, data.transform, data.split("train", SAMPLE).y, n_classes)
+    model = new_model(config, task, data.transform, data.sample("train").y, n_classes)
     layers = [
         (layer.name, type(layer).__name__, str(tuple(layer.output.shape)), layer.count_params())
         for layer in model.layers

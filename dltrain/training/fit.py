@@ -190,7 +190,7 @@ def _train_in(
     n_classes = len(manifest["classes"])
     checks = []
     feed = feeder(config, data, task)
-    prior = data.split("train", SAMPLE).y
+    prior = data.sample("train").y
     if config.train.sanity:
         from dltrain.training import sanity
 
@@ -203,9 +203,6 @@ def _train_in(
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     fit_model(run_dir, config, data, model, stop, LoopState())
     return finish(run_dir, config, data, checks)
-
-
-SAMPLE = 5000  # training samples used for output-bias priors, sanity checks and baselines
 
 
 def _rows(data: Processed, name: str) -> list[int]:
@@ -269,7 +266,7 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
     val_scored = score_split(config, task, classes, threshold, val.y, val.scores, val.groups, 1)
     # the one look at test: after the model and its threshold are frozen
     test_scored = score_split(config, task, classes, threshold, test.y, test.scores, test.groups, 2)
-    train = data.split("train", SAMPLE)
+    train = data.sample("train")
     baselines = {}
     for name, predictor in M.fit_baselines(
         task,

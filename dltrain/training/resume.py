@@ -8,7 +8,6 @@ from dltrain.data.cache import preprocess
 from dltrain.errors import DataError, DivergedError, UsageError
 from dltrain.training import checkpoint
 from dltrain.training.fit import (
-    SAMPLE,
     TrainResult,
     complete,
     finish,
@@ -58,7 +57,7 @@ def resume(run_id: str) -> TrainResult:
             console.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")
         with guarded(run_dir) as stop:
             task = training_task(config, data.manifest)
-            prior = data.split("train", SAMPLE)
+            prior = data.sample("train")
             n_classes = len(data.manifest["classes"])
             seeded(config)
             model = new_model(config, task, data.transform, prior.y, n_classes)

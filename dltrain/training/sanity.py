@@ -66,11 +66,11 @@ def raise_on_failure(checks: list[Check]) -> None:
 def run_suite(config: ExperimentConfig, task: str, n_classes: int, data, feed) -> list[Check]:
     """Runs every check before training; each builds its own fresh, seeded model.
 
-    The checks use at most `SAMPLE` training and validation samples (the cache's
+    The checks use a sample of the training and validation splits (`cache.sample_size`) (the cache's
     shards are random subsets, so these are random samples).
     """
-    train = _prepared(data.split("train", SAMPLE), feed)
-    val = _prepared(data.split("val", SAMPLE), feed)
+    train = _prepared(data.sample("train"), feed)
+    val = _prepared(data.sample("val"), feed)
     transform = data.transform
     checks = [
         initial_loss(config, task, n_classes, train, transform),
@@ -79,9 +79,6 @@ def run_suite(config: ExperimentConfig, task: str, n_classes: int, data, feed) -
     ]
     checks += baseline_references(config, task, train, val, transform, feed)
     return checks
-
-
-SAMPLE = 5000
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,11 @@ def test_bad_regression_targets_are_listed_by_file_line(workdir):
         "table.csv:72: column 'outcome': value 'inf' is infinite",
     ]
     assert cache_entries() == []
+
+
+def test_in_memory_sample_is_capped_by_bytes():
+    from dltrain.data.cache import sample_size
+
+    assert sample_size({"features": ["a"] * 30}) == 5000  # a table: all of a small split
+    assert sample_size({"input_shape": [64, 64, 1]}) == 1024  # 16 MiB of 64x64 float32
+    assert sample_size({"input_shape": [224, 224, 3]}) == 500  # never fewer than 500

@@ -8,26 +8,6 @@ from pydantic import BeforeValidator, Field
 
 from dltrain.config.base import Section, tagged_union
 
-Metric = Literal[
-    "accuracy",
-    "balanced_accuracy",
-    "roc_auc",
-    "pr_auc",
-    "f1",
-    "sensitivity",
-    "specificity",
-    "ppv",
-    "npv",
-    "brier",
-    "mae",
-    "rmse",
-    "r2",
-    "bias",
-    "loa_low",
-    "loa_high",
-    "mse",
-    "anomaly_roc_auc",
-]
 BINARY_METRICS = (
     "accuracy",
     "balanced_accuracy",
@@ -51,6 +31,8 @@ TASK_METRICS = {
     "regression": REGRESSION_METRICS,
     "reconstruction": RECONSTRUCTION_METRICS,
 }
+ALL_METRICS = tuple(dict.fromkeys(m for names in TASK_METRICS.values() for m in names))
+Metric = Literal[ALL_METRICS]  # every metric name, in one place: the tuples above
 
 
 HEADLINE = {

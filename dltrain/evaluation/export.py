@@ -204,7 +204,6 @@ def _write(fmt: str, run, model, artifact: Path) -> None:
 def _quiet():
     """Keeps the converters' INFO/WARNING logging (tf2onnx, absl) off the terminal."""
     import logging
-
     import warnings
 
     names = ("tf2onnx", "absl", "tensorflow")

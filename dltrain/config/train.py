@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from dltrain.config.base import Section, tagged_union
 
@@ -57,6 +57,28 @@ class EarlyStopping(Section):
     """Smallest change that counts as an improvement. Defaults to 0.0."""
 
 
+class FineTune(Section):
+    """Two-stage fine-tuning of a model with a backbone (`pretrained`, or `init_from`).
+
+    Stage 1 trains the head with the backbone frozen (its batch-norm layers in inference
+    mode); stage 2 unfreezes all of the backbone, its last K layers, or the layers whose
+    names match a pattern, at a lower learning rate. The stage of every epoch is in
+    history.csv and the report.
+    """
+
+    frozen_epochs: PositiveInt = 5
+    """Epochs of stage 1 (head only); stage 2 runs from there to train.epochs.
+    Defaults to 5."""
+    unfreeze: PositiveInt | str = "all"
+    """What stage 2 trains: "all" of the backbone, a number K (its last K layers), or a
+    name pattern with * and ? wildcards (e.g. "block_1[3-6]_*"). Defaults to "all"."""
+    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 1e-5
+    """Learning rate of stage 2 (stage 1 uses train.optimizer's). Defaults to 1e-5."""
+    batch_norm: bool = False
+    """Also train the backbone's batch-norm layers in stage 2; by default they stay frozen
+    and in inference mode (their statistics are the pretrained ones). Defaults to False."""
+
+
 class TrainConfig(Section):
     """How the model is fitted. The test split is never seen here."""
 
@@ -79,3 +101,16 @@ class TrainConfig(Section):
     baselines) before training and record it in the run. Defaults to True."""
     deterministic: bool = True
     """Make training bit-reproducible for a given seed (TensorFlow op determinism)."""
+    fine_tune: FineTune | None = None
+    """Two-stage fine-tuning (freeze the backbone, then unfreeze it at a lower learning
+    rate), or null to train every layer from the start. Defaults to None."""
+
+    @model_validator(mode="after")
+    def _stage_two_runs(self):
+        if self.fine_tune is not None and self.fine_tune.frozen_epochs >= self.epochs:
+            raise ValueError(
+                "fine_tune.frozen_epochs must be less than epochs, or stage 2 (unfrozen) never "
+                f"runs. Received: frozen_epochs={self.fine_tune.frozen_epochs}, "
+                f"epochs={self.epochs}"
+            )
+        return self

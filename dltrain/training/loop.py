@@ -20,7 +20,7 @@ from dltrain.config import ExperimentConfig
 from dltrain.data import stream
 from dltrain.data.cache import Processed
 from dltrain.errors import DivergedError
-from dltrain.training import checkpoint
+from dltrain.training import checkpoint, stages
 from dltrain.training.setup import monitor_of
 
 
@@ -86,6 +86,7 @@ def run(
         )
         stop.fitting = True
         while state.epoch < tc.epochs and not state.stopped_early:
+            stage = stages.apply(model, config, state.epoch)  # train.fine_tune, else 0
             if state.step == 0:
                 model.reset_metrics()  # mid-epoch, the restored accumulators carry on
             epoch, start = state.epoch, state.step
@@ -114,6 +115,8 @@ def run(
                 ):
                     save_state()
             row = {"epoch": state.epoch}
+            if stage:
+                row["stage"] = stage
             row.update({k: float(v) for k, v in model.get_metrics_result().items()})
             val_logs = model.evaluate(val_ds, steps=val_steps, verbose=0, return_dict=True)
             row.update({f"val_{k}": float(v) for k, v in val_logs.items()})

@@ -145,6 +145,9 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
     else:
         model = core
     model.compile(optimizer=optimizer(config), loss=loss_of(task), metrics=keras_metrics(task))
+    from dltrain.training import stages
+
+    stages.prepare(model, config)  # train.fine_tune: stage 1, backbone frozen
     return model
 
 

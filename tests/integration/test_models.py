@@ -32,6 +32,7 @@ SMALL = {  # tiny settings per architecture; everything else keeps its default
     "gru": {"units": [4], "embedding_dim": 4},
     "transformer": {"d_model": 8, "heads": 2, "ff_dim": 8, "blocks": 1},
     "autoencoder": {"latent": 3, "hidden_units": [8], "filters": [2, 4]},
+    "pretrained": {"alpha": 0.35, "weights": None},  # local weights: tests/.../test_pretrained
 }
 TASKS = {
     "binary": OutputSpec("binary", 1, (0.5,)),

@@ -41,17 +41,24 @@ def _backbone(model):
     return model.get_layer("backbone")
 
 
-@pytest.mark.parametrize("backbone", ["MobileNetV2", "EfficientNetB0", "ResNet50", "DenseNet121"])
-def test_backbones_load_local_weights_and_adapt_small_gray_images(tmp_path, backbone):
-    kwargs = {"alpha": 0.35} if backbone == "MobileNetV2" else {}
-    source, path = _saved_backbone(tmp_path, backbone, **kwargs)
-    config = PretrainedConfig(backbone=backbone, weights=str(path), **kwargs)
-    model = build_model(config, GRAY, BINARY)
-    assert model.output.shape == (None, 1)
+def test_backbones_build_and_adapt_small_gray_images(tmp_path):
+    """All four backbones build on 12x12 grayscale images (shapes only for the big ones);
+    MobileNetV2 loads every weight of a local weights file."""
+    for backbone in ("EfficientNetB0", "ResNet50", "DenseNet121"):
+        model = build_model(PretrainedConfig(backbone=backbone, weights=None), GRAY, BINARY)
+        assert model.output.shape == (None, 1)
+        assert _backbone(model).input.shape == (None, 32, 32, 3)
+        names = [layer.name for layer in model.layers]
+        # DenseNet121 wants standardised input ("torch" mode): no mapping layer
+        assert ("to_backbone_range" in names) == (backbone != "DenseNet121")
+        assert ("rgb_to_bgr" in names) == (backbone == "ResNet50")  # "caffe" mode is BGR
+    source, path = _saved_backbone(tmp_path, "MobileNetV2", alpha=0.35)
+    model = build_model(PretrainedConfig(weights=str(path), alpha=0.35), GRAY, BINARY)
     assert model.get_layer("gray_to_rgb") and model.get_layer("resize_up")
-    assert _backbone(model).input.shape == (None, 32, 32, 3)
     for mine, theirs in zip(_backbone(model).weights, source.weights, strict=True):
         assert np.array_equal(mine.numpy(), theirs.numpy())  # the file's weights, all of them
+    x = np.random.default_rng(0).normal(size=(2, 12, 12, 1)).astype("float32")
+    assert np.isfinite(np.asarray(model(x, training=False))).all()
 
 
 def test_weights_errors_and_the_keras_cache(tmp_path, monkeypatch):
@@ -91,7 +98,7 @@ data: {kind: images, path: imgs, size: [12, 12]}
 model: {architecture: pretrained, backbone: MobileNetV2, alpha: 0.35, weights: WEIGHTS,
         dropout: 0.0}
 train:
-  epochs: 3
+  epochs: 2
   batch_size: 8
   sanity: false
   early_stopping: null
@@ -117,7 +124,7 @@ def test_two_stage_fine_tuning_freezes_then_unfreezes_and_resumes(workdir, cli):
     assert result.exit_code == 0, result.output
     run = workdir / "runs/ft-1"
     history = pd.read_csv(run / "history.csv")
-    assert history.stage.tolist() == [1, 2, 2]
+    assert history.stage.tolist() == [1, 2]
     report = (run / "report.html").read_text()
     assert "Training stages" in report and "backbone unfrozen: all" in report
 
@@ -125,19 +132,19 @@ def test_two_stage_fine_tuning_freezes_then_unfreezes_and_resumes(workdir, cli):
     backbone = model.get_layer("pretrained").get_layer("backbone")
     position = {id(v): i for i, v in enumerate(model.variables)}
     initial = {id(v): s for v, s in zip(backbone.variables, source.variables, strict=True)}
-    after = {1: _checkpoint(run, 1), 3: _checkpoint(run, 3)}
+    after = {1: _checkpoint(run, 1), 2: _checkpoint(run, 2)}
     kernels = batch_norm = 0
     for v in backbone.variables:
         start = initial[id(v)].numpy()
         assert np.array_equal(after[1][position[id(v)]], start), v.path  # stage 1: frozen
-        moved = not np.array_equal(after[3][position[id(v)]], start)
+        moved = not np.array_equal(after[2][position[id(v)]], start)
         if "moving" in v.path:
             batch_norm += moved  # stage 2: batch norm stays in inference mode
         elif v.path.endswith("kernel"):
             kernels += moved
     assert batch_norm == 0 and kernels > 20  # stage 2: the unfrozen backbone learns
     head = position[id(model.get_layer("pretrained").get_layer("output").kernel)]
-    assert not np.array_equal(after[1][head], _checkpoint(run, 2)[head])
+    assert not np.array_equal(after[1][head], after[2][head])
 
     # Resume across the stage boundary: back to the checkpoint after epoch 1 (stage 1).
     copy = workdir / "runs/ft-2"
@@ -145,7 +152,7 @@ def test_two_stage_fine_tuning_freezes_then_unfreezes_and_resumes(workdir, cli):
     manifest = json.loads((copy / "checkpoints/manifest.json").read_text())
     manifest["checkpoints"] = [c for c in manifest["checkpoints"] if c["epoch"] == 1]
     (copy / "checkpoints/manifest.json").write_text(json.dumps(manifest))
-    for name in ("state-000002-000000.npz", "state-000003-000000.npz", "model.keras"):
+    for name in ("state-000002-000000.npz",):
         (copy / "checkpoints" / name).unlink(missing_ok=True)
     (copy / "model.keras").unlink()
     (copy / "status.json").write_text(json.dumps({"status": "interrupted"}))

@@ -79,6 +79,23 @@ class FineTune(Section):
     and in inference mode (their statistics are the pretrained ones). Defaults to False."""
 
 
+class InitFrom(Section):
+    """Start from an earlier dltrain run's weights (`init_from: RUN_ID` is short for
+    `init_from: {run: RUN_ID}`)."""
+
+    run: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
+    """The id of a completed run, e.g. digits-cnn-2. Required."""
+    layers: Literal["all", "backbone"] = "all"
+    """"all": every layer with weights, matched by name; "backbone": only the backbone
+    (a pretrained model's backbone, an autoencoder's encoder, else every layer but the
+    output head), e.g. to reuse a network for another task. Defaults to "all"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_run_id(cls, value):
+        return {"run": value} if isinstance(value, str) else value
+
+
 class TrainConfig(Section):
     """How the model is fitted. The test split is never seen here."""
 
@@ -101,6 +118,9 @@ class TrainConfig(Section):
     baselines) before training and record it in the run. Defaults to True."""
     deterministic: bool = True
     """Make training bit-reproducible for a given seed (TensorFlow op determinism)."""
+    init_from: InitFrom | None = None
+    """Initialise the model from an earlier run's weights (layer by layer, by name; a shape
+    mismatch is an error naming each layer), or null. Defaults to None."""
     fine_tune: FineTune | None = None
     """Two-stage fine-tuning (freeze the backbone, then unfreeze it at a lower learning
     rate), or null to train every layer from the start. Defaults to None."""

@@ -84,7 +84,9 @@ CASES = [
 def test_supervised_builds_and_round_trips(name, kind, tmp_path):
     spec = SAMPLES[kind]
     x = batch(spec)
-    for task, outputs in TASKS.items():
+    # a pretrained backbone is slow to build on CPU: its head is the shared one, so one task
+    tasks = {"binary": TASKS["binary"]} if name == "pretrained" else TASKS
+    for task, outputs in tasks.items():
         model = build_model(config_for(name), spec, outputs)
         out = round_trip(model, x, tmp_path / f"{task}.keras")
         assert out.shape == (len(x), outputs.units)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import BASIC_CONFIG, make_table, write_config
 from tests.integration.test_kinds import make_signals
+from tests.integration.test_pretrained import resume_from_first_epoch
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +65,7 @@ def test_init_from_a_tabular_run(workdir, cli):
     assert bad.exit_code == 2 and "init_from" in bad.output
 
 
-def test_encoder_of_an_autoencoder_frozen_then_fine_tuned(workdir, cli):
+def test_encoder_of_an_autoencoder_frozen_then_fine_tuned_and_resumed(workdir, cli):
     make_signals(workdir, n=40, length=24)
     config = write_config(
         workdir,
@@ -103,3 +104,6 @@ def test_encoder_of_an_autoencoder_frozen_then_fine_tuned(workdir, cli):
     for mine, theirs in zip(encoder.variables, source.variables, strict=True):
         if "seed_generator" not in mine.path:  # copied, then frozen through stage 1
             assert np.array_equal(after_stage_1[position[id(mine)]], theirs.numpy()), mine.path
+
+    # dltrain resume continues exactly across the stage boundary
+    resume_from_first_epoch(workdir, cli, "ae-2", "ae-3")

@@ -92,6 +92,12 @@ def export_run(run_id: str, fmt: str, out: Path | None = None) -> Exported:
         )
     if fmt == "onnx":
         _require_onnx()
+    with runs.RunLock(run.dir):  # as `dltrain report`: one process writes in a run folder
+        return _export(run, fmt, out)
+
+
+def _export(run, fmt: str, out: Path) -> Exported:
+    run_id = run.id
     x, inputs_from = check_inputs(run)
     model = run.model
     expected = np.asarray(_call(model, x), dtype="float64")

@@ -170,6 +170,11 @@ def test_export_bad_requests(trained, cli, monkeypatch):
     no_onnx = cli("export", "demo-1", "--format", "onnx", "--out", trained / "o")
     assert no_onnx.exit_code == 2 and "pip install 'dltrain[onnx]'" in no_onnx.output
     assert not (trained / "o").exists()
+    monkeypatch.setattr("dltrain.evaluation.export.TOLERANCE", -1.0)  # as if it disagreed
+    wrong = cli("export", "demo-1", "--format", "savedmodel", "--out", trained / "w")
+    assert wrong.exit_code == 1 and "does not reproduce its model" in wrong.output
+    assert "Traceback" not in wrong.output and not (trained / "w").exists()
+    assert not list(trained.glob(".w.tmp*")) and not (trained / "runs/demo-1/.lock").exists()
     status = trained / "runs" / "demo-1" / "status.json"
     saved = status.read_text()
     status.write_text(json.dumps({"status": "interrupted"}))

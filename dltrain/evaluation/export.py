@@ -321,7 +321,16 @@ def describe(run, fmt: str, model, diff: float, checked: int, inputs_from: str) 
             "shape": [None, *spec.shape[1:]],
             "dtype": "int32" if "int" in str(spec.dtype) else "float32",
         },
-        "inside_model": INSIDE[kind],
+        "inside_model": INSIDE[kind][:-1]
+        + (
+            [
+                "pretrained input adaptation: grayscale to RGB, resizing up to "
+                f"{run.config.model.min_size} pixels, mapping to the backbone's ImageNet range"
+            ]
+            if run.config.model.architecture == "pretrained"
+            else []
+        )
+        + INSIDE[kind][-1:],
         "sidecar": {"file": "preprocessing.json", "before_the_model": sidecar_steps(run)},
         "output": output_meaning(task, classes, run.metrics.get("positive_class")),
         "classes": classes,

@@ -246,10 +246,17 @@ def run_exported(fmt: str, artifact: Path, x: np.ndarray) -> np.ndarray:
 
 
 def run_tflite(artifact: Path, x: np.ndarray) -> np.ndarray:
-    """Runs a .tflite model with TensorFlow's interpreter (batch axis resized to `x`)."""
-    import tensorflow as tf
+    """Runs a .tflite model with the LiteRT interpreter (`ai-edge-litert`) if installed, else
+    TensorFlow's `tf.lite.Interpreter` (deprecated by TensorFlow in favour of LiteRT, still
+    in TF 2.21); the batch axis is resized to `x`."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(model_path=str(artifact))
+        Interpreter = tf.lite.Interpreter  # noqa: N806
+
+    interpreter = Interpreter(model_path=str(artifact))
     inp = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(inp["index"], list(x.shape))
     try:

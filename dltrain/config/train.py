@@ -70,8 +70,9 @@ class FineTune(Section):
     """Epochs of stage 1 (head only); stage 2 runs from there to train.epochs.
     Defaults to 5."""
     unfreeze: PositiveInt | str = "all"
-    """What stage 2 trains: "all" of the backbone, a number K (its last K layers), or a
-    name pattern with * and ? wildcards (e.g. "block_1[3-6]_*"). Defaults to "all"."""
+    """What stage 2 trains: "all" of the backbone, a number K (its last K layers with
+    weights), or a name pattern with * and ? wildcards (e.g. "block_1[3-6]_*"); batch-norm
+    layers among them only with batch_norm: true. Defaults to "all"."""
     learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 1e-5
     """Learning rate of stage 2 (stage 1 uses train.optimizer's). Defaults to 1e-5."""
     batch_norm: bool = False

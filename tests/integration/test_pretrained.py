@@ -60,6 +60,29 @@ def test_backbones_build_and_adapt_small_gray_images(tmp_path):
     x = np.random.default_rng(0).normal(size=(2, 12, 12, 1)).astype("float32")
     assert np.isfinite(np.asarray(model(x, training=False))).all()
 
+    # What stage 2 unfreezes: the last K layers with weights, or a name pattern; never the
+    # batch-norm layers unless asked.
+    from types import SimpleNamespace
+
+    from dltrain.config.train import FineTune
+    from dltrain.training import stages
+
+    def chosen(**kwargs):
+        config = SimpleNamespace(
+            train=SimpleNamespace(fine_tune=FineTune(**kwargs)), where=lambda key: None
+        )
+        return [layer.name for layer in stages.unfrozen(config, _backbone(model))]
+
+    assert chosen(unfreeze=3) == ["Conv_1"]  # of the last 3, the batch-norm layers stay frozen
+    assert chosen(unfreeze=3, batch_norm=True) == ["block_16_project_BN", "Conv_1", "Conv_1_bn"]
+    assert chosen(unfreeze="block_16_*") == [
+        "block_16_expand",
+        "block_16_depthwise",
+        "block_16_project",
+    ]
+    assert len(chosen(unfreeze="all")) == 52  # every conv layer of MobileNetV2, no BN
+    assert len(chosen(unfreeze="all", batch_norm=True)) == 104
+
 
 def test_weights_errors_and_the_keras_cache(tmp_path, monkeypatch):
     import keras

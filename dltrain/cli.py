@@ -197,6 +197,35 @@ def predict(
     console.info(f"Wrote {n} prediction(s) to {out}")
 
 
+@app.command()
+@handled
+def export(
+    run_id: RunIdArg,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="keras, savedmodel, onnx (needs the [onnx] extra) or tflite.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder to write (default: runs/RUN_ID/exports/FORMAT)."),
+    ] = None,
+) -> None:
+    """Export a run's model (SavedModel / ONNX / TFLite / Keras) with its preprocessing sidecar."""
+    from dltrain.errors import UsageError
+    from dltrain.evaluation.export import FORMATS
+
+    if format not in FORMATS:
+        raise UsageError(f"--format {format!r} is not a format; use one of: {', '.join(FORMATS)}")
+    _backend()
+    from dltrain.evaluation.export import export_run, export_summary
+
+    console.info(export_summary(export_run(run_id, format, out)))
+
+
 @app.command("runs")
 @handled
 def list_runs() -> None:

@@ -226,6 +226,33 @@ class AutoencoderConfig(Section):
     """Activation of the hidden layers. Defaults to "relu"."""
 
 
+class PretrainedConfig(Section):
+    """Transfer learning: a `keras.applications` backbone with local weights, and a new head.
+
+    Grayscale images are repeated to three channels, images smaller than `min_size` are
+    resized up (bilinear), and the normalised input is mapped to the per-channel ImageNet
+    statistics in the backbone's own input convention. The backbone is the nested model
+    named "backbone"; `train.fine_tune` freezes it, then unfreezes it.
+    """
+
+    kinds: ClassVar[tuple[str, ...]] = ("images",)
+
+    architecture: Literal["pretrained"] = "pretrained"
+    backbone: Literal["MobileNetV2", "EfficientNetB0", "ResNet50", "DenseNet121"] = "MobileNetV2"
+    """The `keras.applications` network, without its classifier. Defaults to "MobileNetV2"."""
+    weights: str | None = "imagenet"
+    """A local weights file of that backbone (`.weights.h5`, or a Keras `.h5`), "imagenet"
+    (only if the file is already in the Keras cache, ~/.keras/models: nothing is
+    downloaded), or null for random initialisation. Defaults to "imagenet"."""
+    alpha: Literal[0.35, 0.5, 0.75, 1.0, 1.3, 1.4] = 1.0
+    """MobileNetV2 only: width multiplier (0.35 is the smallest). Defaults to 1.0."""
+    min_size: Annotated[int, Field(ge=32, le=1024)] = 32
+    """Images whose height or width is smaller are resized up to this side before the
+    backbone (32 is the smallest these backbones accept). Defaults to 32."""
+    dropout: Dropout = 0.2
+    """Dropout rate before the new head. Defaults to 0.2."""
+
+
 ModelConfig = tagged_union(
     "architecture",
     MLPConfig,
@@ -238,5 +265,6 @@ ModelConfig = tagged_union(
     TransformerConfig,
     CNN3DConfig,
     AutoencoderConfig,
+    PretrainedConfig,
     default="mlp",
 )

@@ -57,6 +57,46 @@ class EarlyStopping(Section):
     """Smallest change that counts as an improvement. Defaults to 0.0."""
 
 
+class FineTune(Section):
+    """Two-stage fine-tuning of a model with a backbone (`pretrained`, or `init_from`).
+
+    Stage 1 trains the head with the backbone frozen (its batch-norm layers in inference
+    mode); stage 2 unfreezes all of the backbone, its last K layers, or the layers whose
+    names match a pattern, at a lower learning rate. The stage of every epoch is in
+    history.csv and the report.
+    """
+
+    frozen_epochs: PositiveInt = 5
+    """Epochs of stage 1 (head only); stage 2 runs from there to train.epochs.
+    Defaults to 5."""
+    unfreeze: PositiveInt | str = "all"
+    """What stage 2 trains: "all" of the backbone, a number K (its last K layers with
+    weights), or a name pattern with * and ? wildcards (e.g. "block_1[3-6]_*"); batch-norm
+    layers among them only with batch_norm: true. Defaults to "all"."""
+    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 1e-5
+    """Learning rate of stage 2 (stage 1 uses train.optimizer's). Defaults to 1e-5."""
+    batch_norm: bool = False
+    """Also train the backbone's batch-norm layers in stage 2; by default they stay frozen
+    and in inference mode (their statistics are the pretrained ones). Defaults to False."""
+
+
+class InitFrom(Section):
+    """Start from an earlier dltrain run's weights (`init_from: RUN_ID` is short for
+    `init_from: {run: RUN_ID}`)."""
+
+    run: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
+    """The id of a completed run, e.g. digits-cnn-2. Required."""
+    layers: Literal["all", "backbone"] = "all"
+    """"all": every layer with weights, matched by name; "backbone": only the backbone
+    (a pretrained model's backbone, an autoencoder's encoder, else every layer but the
+    output head), e.g. to reuse a network for another task. Defaults to "all"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_run_id(cls, value):
+        return {"run": value} if isinstance(value, str) else value
+
+
 class TrainConfig(Section):
     """How the model is fitted. The test split is never seen here."""
 
@@ -95,6 +135,12 @@ class TrainConfig(Section):
     """Compute in float16 with float32 weights ("mixed_float16"). Faster on a GPU with
     tensor cores, much slower on a CPU, so it is ignored with a warning there.
     Defaults to False."""
+    init_from: InitFrom | None = None
+    """Initialise the model from an earlier run's weights (layer by layer, by name; a shape
+    mismatch is an error naming each layer), or null. Defaults to None."""
+    fine_tune: FineTune | None = None
+    """Two-stage fine-tuning (freeze the backbone, then unfreeze it at a lower learning
+    rate), or null to train every layer from the start. Defaults to None."""
 
     @model_validator(mode="after")
     def _xla_needs_nondeterminism(self):
@@ -104,5 +150,15 @@ class TrainConfig(Section):
                 "while TensorFlow's op determinism is on). Set train.deterministic: false to "
                 "trade bit-exact reruns for XLA, or leave jit_compile: auto. Received: "
                 "jit_compile=True, deterministic=True"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _stage_two_runs(self):
+        if self.fine_tune is not None and self.fine_tune.frozen_epochs >= self.epochs:
+            raise ValueError(
+                "fine_tune.frozen_epochs must be less than epochs, or stage 2 (unfrozen) never "
+                f"runs. Received: frozen_epochs={self.fine_tune.frozen_epochs}, "
+                f"epochs={self.epochs}"
             )
         return self

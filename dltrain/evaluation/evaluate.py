@@ -155,6 +155,7 @@ def predict_file(run_id: str, input: Path, out: Path) -> tuple[int, dict[str, in
             run.task,
             run.metrics.get("classes", []),
             run.metrics.get("threshold") or 0.5,
+            with_threshold=True,
         )
         return len(ids), {}
     frame = run.read(Path(input))
@@ -169,7 +170,15 @@ def predict_file(run_id: str, input: Path, out: Path) -> tuple[int, dict[str, in
     )
     threshold = run.metrics.get("threshold") or 0.5
     write_predictions(
-        Path(out), ids, np.arange(len(frame)), None, scores, t.task, t.classes, threshold
+        Path(out),
+        ids,
+        np.arange(len(frame)),
+        None,
+        scores,
+        t.task,
+        t.classes,
+        threshold,
+        with_threshold=True,
     )
     return len(frame), unseen
 

@@ -170,7 +170,7 @@ def _not_defined(ax, message: str) -> None:
 
 def learning_curves(history: pd.DataFrame, metrics: dict) -> Figure:
     """Loss and each compiled metric per epoch, training vs validation, best epoch marked."""
-    names = [c for c in history.columns if c != "epoch" and not c.startswith("val_")]
+    names = [c for c in history.columns if c not in ("epoch", "stage") and not c.startswith("val_")]
     names.sort(key=lambda c: (c != "loss", c))
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
@@ -192,6 +192,9 @@ def learning_curves(history: pd.DataFrame, metrics: dict) -> Figure:
             ax.plot(epoch, history[f"val_{name}"], marker=marker, markersize=3, label="validation")
         if best is not None:
             ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({monitor})")
+        if "stage" in history and (history["stage"] == 2).any():  # two-stage fine-tuning
+            first = epoch[int(np.argmax(history["stage"].to_numpy() == 2))]
+            ax.axvline(first - 0.5, color="tab:red", linestyle="--", label="stage 2: unfrozen")
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

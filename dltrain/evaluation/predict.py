@@ -39,8 +39,14 @@ def model_scores(model, x: np.ndarray) -> np.ndarray:
     return out[:, 0] if out.shape[1] == 1 else out
 
 
-def write_predictions(path: Path, ids, rows, y_true, scores, task, classes, threshold) -> None:
-    """Per-sample predictions: id, row, truth (if known), predicted label, probabilities."""
+def write_predictions(
+    path: Path, ids, rows, y_true, scores, task, classes, threshold, *, with_threshold=False
+) -> None:
+    """Per-sample predictions: id, row, truth (if known), predicted label, probabilities.
+
+    With `with_threshold` (what `dltrain predict` writes), binary and multilabel tables end
+    with a `threshold` column: the frozen threshold that made the `predicted` decision.
+    """
     import pandas as pd
 
     table = pd.DataFrame({"id": ids, "row": np.asarray(rows) + 1})
@@ -63,4 +69,6 @@ def write_predictions(path: Path, ids, rows, y_true, scores, task, classes, thre
         probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
         for i, c in enumerate(classes):
             table[f"prob_{c}"] = probs[:, i]
+    if with_threshold and task in ("binary", "multilabel"):
+        table["threshold"] = threshold
     runs.atomic_write_text(path, table.to_csv(index=False))

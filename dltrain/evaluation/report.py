@@ -142,6 +142,9 @@ def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
         ("metrics", "Metrics", _metrics(run)),
         ("operating-point", "Operating point", _operating_point(run)),
     ]
+    stages = _stages(run_dir)
+    if stages:
+        sections.insert(2, ("stages", "Training stages", stages))
     if run.task in ("binary", "multiclass"):
         sections += [
             ("per-class", "Per-class metrics", _per_class(run)),
@@ -579,3 +582,52 @@ def _environment(run: _Run) -> str:
         for k, v in run.environment.items()
     ]
     return _kv(items)
+
+
+def _stages(run_dir: Path) -> str:
+    """Two-stage fine-tuning: the epochs, learning rate and validation loss of each stage,
+    from history.csv's `stage` column and the resolved config; empty without stages."""
+    import csv
+
+    import yaml
+
+    path = run_dir / "history.csv"
+    if not path.is_file():
+        return ""
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("stage")]
+    if not rows:
+        return ""
+    config = yaml.safe_load(_optional_text(run_dir / "config.yaml") or "{}") or {}
+    train = config.get("train") or {}
+    ft = train.get("fine_tune") or {}
+    rate = {
+        "1": (train.get("optimizer") or {}).get("learning_rate"),
+        "2": ft.get("learning_rate"),
+    }
+    unfreeze = ft.get("unfreeze", "all")
+    what = {
+        "1": "backbone frozen (batch norm in inference mode); the rest trained",
+        "2": f"backbone unfrozen: {unfreeze}"
+        + ("" if ft.get("batch_norm") else "; batch-norm layers still frozen"),
+    }
+    table = []
+    for stage in ("1", "2"):
+        part = [r for r in rows if r["stage"].split(".")[0] == stage]
+        if not part:
+            continue
+        first, last = int(part[0]["epoch"]) + 1, int(part[-1]["epoch"]) + 1
+        table.append(
+            [
+                stage,
+                f"{first}–{last}",
+                escape(str(rate[stage])),
+                (escape(what[stage]), "text"),
+                _num(float(part[-1]["val_loss"]), 4),
+            ]
+        )
+    return _table(
+        ["stage", "epochs", "learning rate", "trained", "last val_loss"],
+        table,
+        caption="Two-stage fine-tuning (train.fine_tune); every epoch's stage is in history.csv",
+    )

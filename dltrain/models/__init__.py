@@ -14,6 +14,7 @@ from dltrain.config.models import (
     GRUConfig,
     LSTMConfig,
     MLPConfig,
+    PretrainedConfig,
     ResNet1DConfig,
     TransformerConfig,
 )
@@ -27,6 +28,7 @@ from dltrain.models import (
     gru,
     lstm,
     mlp,
+    pretrained,
     resnet1d,
     transformer,
 )
@@ -47,6 +49,9 @@ ARCHITECTURES.register(
 ARCHITECTURES.register("cnn3d", CNN3DConfig, cnn3d.build, kinds=CNN3DConfig.kinds)
 ARCHITECTURES.register(
     "autoencoder", AutoencoderConfig, autoencoder.build, kinds=AutoencoderConfig.kinds
+)
+ARCHITECTURES.register(
+    "pretrained", PretrainedConfig, pretrained.build, kinds=PretrainedConfig.kinds
 )
 
 # How a kind reads in a sentence: "it needs images", "For tabular data use: ...".

@@ -96,6 +96,13 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
     task = training_task(config, data.manifest)
     monitor_of(config, task)  # bad monitor or metrics: config errors before any run exists
     metric_names(config, task)
+    if config.train.init_from is not None:  # an unknown run: refused before a run exists
+        try:
+            runs.resolve_run(config.train.init_from.run)
+        except DltrainError as exc:
+            raise ConfigError(
+                f"train.init_from: {exc.message}", where=config.where("train.init_from")
+            ) from None
     run_id, run_dir = runs.create_run(config.name)
     with runs.RunLock(run_dir), guarded(run_dir) as stop:
         metrics, checks = _train_in(run_dir, config, data, argv, stop)
@@ -199,6 +206,10 @@ def _train_in(
         sanity.raise_on_failure(checks)
         keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
     model = new_model(config, task, transform, prior, n_classes)
+    if config.train.init_from is not None:
+        from dltrain.training import transfer
+
+        transfer.init_from(model, config, run_dir)
 
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     fit_model(run_dir, config, data, model, stop, LoopState())

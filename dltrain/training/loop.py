@@ -21,7 +21,7 @@ from dltrain.config import ExperimentConfig
 from dltrain.data import stream
 from dltrain.data.cache import Processed
 from dltrain.errors import DivergedError
-from dltrain.training import checkpoint
+from dltrain.training import checkpoint, stages
 from dltrain.training.setup import monitor_of
 
 
@@ -92,6 +92,7 @@ def run(
         )
         stop.fitting = True
         while state.epoch < tc.epochs and not state.stopped_early:
+            stage = stages.apply(model, config, state.epoch)  # train.fine_tune, else 0
             if state.step == 0:
                 model.reset_metrics()  # mid-epoch, the restored accumulators carry on
             epoch, start = state.epoch, state.step
@@ -125,6 +126,8 @@ def run(
                     save_state()
             seconds = time.perf_counter() - started
             row = {"epoch": state.epoch}
+            if stage:
+                row["stage"] = stage
             row.update({k: float(v) for k, v in model.get_metrics_result().items()})
             val_logs = model.evaluate(val_ds, steps=val_steps, verbose=0, return_dict=True)
             row.update({f"val_{k}": float(v) for k, v in val_logs.items()})

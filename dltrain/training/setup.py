@@ -152,6 +152,9 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
         jit_compile=jit_compile(config),
         steps_per_execution=steps_per_execution(config),
     )
+    from dltrain.training import stages
+
+    stages.prepare(model, config)  # train.fine_tune: stage 1, backbone frozen
     return model
 
 

@@ -165,9 +165,13 @@ def test_predict_writes_probabilities(trained, cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert "category not seen in training" in result.output
     preds = pd.read_csv(out)
-    assert list(preds.columns) == ["id", "row", "predicted", "prob_healthy", "prob_sick"]
+    columns = ["id", "row", "predicted", "prob_healthy", "prob_sick", "threshold"]
+    assert list(preds.columns) == columns
     assert len(preds) == 12 and preds.id.tolist() == frame.patient.tolist()
     assert set(preds.predicted) <= {"healthy", "sick"}
+    frozen = json.loads((trained[0] / "runs/demo-1/metrics.json").read_text())["threshold"]
+    assert (preds.threshold == frozen).all()
+    assert ((preds.prob_sick >= frozen) == (preds.predicted == "sick")).all()
 
 
 def test_predict_input_missing_a_column(trained, cli, tmp_path):

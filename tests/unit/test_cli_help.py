@@ -25,13 +25,13 @@ def test_python_dash_m_works():
     out = subprocess.run(
         [sys.executable, "-m", "dltrain", "--help"], capture_output=True, text=True, check=True
     )
-    for command in ("preprocess", "train", "evaluate", "predict", "runs"):
+    for command in ("preprocess", "train", "evaluate", "predict", "export", "runs"):
         assert command in out.stdout
 
 
 def test_every_command_has_help():
     runner = CliRunner()
-    for command in ("preprocess", "train", "evaluate", "predict", "runs"):
+    for command in ("preprocess", "train", "evaluate", "predict", "export", "runs"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
     assert "--set" in runner.invoke(app, ["train", "--help"]).output

@@ -67,7 +67,7 @@ def test_every_architecture_declares_known_kinds():
             "lstm",
             "images",
             "architecture 'lstm' does not work with images; it needs signals or text. "
-            "For images use: autoencoder, cnn",
+            "For images use: autoencoder, cnn, pretrained",
         ),
         (
             "autoencoder",
@@ -115,6 +115,7 @@ BAD_VALUES = {
     "gru": [("units", [0]), ("bidirectional", "both"), ("embedding_dim", -2)],
     "transformer": [("d_model", 0), ("heads", 3), ("blocks", 0), ("ff_dim", -1)],
     "autoencoder": [("latent", 0), ("kind", "lstm"), ("filters", [-2]), ("hidden_units", [])],
+    "pretrained": [("backbone", "VGG16"), ("alpha", 0.4), ("min_size", 16), ("dropout", 1.0)],
 }
 
 

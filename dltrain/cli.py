@@ -121,6 +121,9 @@ def train(
         argv += ["--set", item]
     argv += ["--name", name] if name is not None else []
     result = run_train(cfg, argv)
+    if result.worker is not None:  # distributed: a non-chief worker writes no run
+        console.info(f"Worker finished ({result.worker}); the chief writes the run.")
+        return
     if result.sanity:
         _print_sanity(result.sanity)
     _print_metrics(result.metrics, f"Run {result.run_id}")
@@ -138,6 +141,9 @@ def resume(run_id: RunIdArg) -> None:
     from dltrain.training.resume import resume as run_resume
 
     result = run_resume(run_id)
+    if result.worker is not None:  # distributed: a non-chief worker writes no run
+        console.info(f"Worker finished ({result.worker}); the chief writes the run.")
+        return
     if result.sanity:
         _print_sanity(result.sanity)
     _print_metrics(result.metrics, f"Run {result.run_id}")

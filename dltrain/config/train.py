@@ -79,3 +79,9 @@ class TrainConfig(Section):
     baselines) before training and record it in the run. Defaults to True."""
     deterministic: bool = True
     """Make training bit-reproducible for a given seed (TensorFlow op determinism)."""
+    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+    """How training is spread over devices with `tf.distribute`: "none" (one device),
+    "mirrored" (every GPU of this machine, MirroredStrategy) or "multi_worker" (several
+    machines, MultiWorkerMirroredStrategy; each reads its role from the TF_CONFIG
+    environment variable). `batch_size` is the global batch, split across all replicas.
+    See docs/distributed.md. Defaults to "none"."""

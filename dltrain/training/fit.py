@@ -28,17 +28,18 @@ from dltrain.evaluation import metrics as M
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import metric_names, score_split
 from dltrain.evaluation.threshold import choose_threshold
-from dltrain.training import loop
+from dltrain.training import distribute, loop
 from dltrain.training.loop import LoopState
 from dltrain.training.setup import class_weights, feeder, monitor_of, new_model
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    run_id: str
-    run_dir: Path
+    run_id: str | None
+    run_dir: Path | None
     metrics: dict
     sanity: list
+    worker: str | None = None  # distributed: a non-chief worker, which writes no run
 
 
 class Terminated(KeyboardInterrupt):
@@ -92,14 +93,18 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
     Returns:
         The run id, its folder and its metrics.
     """
+    dist = distribute.setup(config.train)  # distributed: before any TF op
     data = preprocess(config)
     task = training_task(config, data.manifest)
     monitor_of(config, task)  # bad monitor or metrics: config errors before any run exists
     metric_names(config, task)
-    run_id, run_dir = runs.create_run(config.name)
-    with runs.RunLock(run_dir), guarded(run_dir) as stop:
-        metrics, checks = _train_in(run_dir, config, data, argv, stop)
-        complete(run_dir)
+    with distribute.run_folder(config.name) as (run_id, run_dir), dist.failures():
+        with runs.RunLock(run_dir), guarded(run_dir) as stop:
+            metrics, checks = _train_in(run_dir, config, data, argv, stop)
+            if dist.is_chief:
+                complete(run_dir)
+    if not dist.is_chief:
+        return TrainResult(None, None, {}, checks, worker=dist.describe())
     return TrainResult(run_id, run_dir, metrics, checks)
 
 
@@ -198,10 +203,13 @@ def _train_in(
         runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
         sanity.raise_on_failure(checks)
         keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
-    model = new_model(config, task, transform, prior, n_classes)
+    with distribute.current().scope():  # distributed: variables mirrored on every replica
+        model = new_model(config, task, transform, prior, n_classes)
 
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     fit_model(run_dir, config, data, model, stop, LoopState())
+    if not distribute.current().is_chief:  # distributed: only the chief tests and reports
+        return {}, checks
     return finish(run_dir, config, data, checks)
 
 
@@ -233,6 +241,8 @@ def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, s
         weights = class_weights(config, task, labels, len(counts))
     feed = feeder(config, data, task, weights)
     state = loop.run(model, config, data, feed, run_dir, stop, state)
+    if not distribute.current().is_chief:  # distributed: the chief keeps the model
+        return
     best_path = run_dir / "checkpoints" / "best.keras"
     if state.best is None or not best_path.exists():
         monitor, _ = monitor_of(config, task)

@@ -20,7 +20,7 @@ from dltrain.config import ExperimentConfig
 from dltrain.data import stream
 from dltrain.data.cache import Processed
 from dltrain.errors import DivergedError
-from dltrain.training import checkpoint
+from dltrain.training import checkpoint, distribute
 from dltrain.training.setup import monitor_of
 
 
@@ -71,8 +71,11 @@ def run(
     steps_per_epoch = stream.steps(data, "train", batch)
     weighted = feed.weights is not None
     val_steps = stream.split_steps(data, "val", batch)
-    val_ds = stream.dataset(
-        lambda: stream.split_batches(data, "val", batch, feed.eval_batch), feed.specs()
+    dist = distribute.current()  # distributed: batches split across replicas
+    val_ds = dist.prepare(
+        stream.dataset(
+            lambda: stream.split_batches(data, "val", batch, feed.eval_batch), feed.specs()
+        )
     )
     model.make_train_function()
     best_path = run_dir / "checkpoints" / "best.keras"
@@ -89,7 +92,7 @@ def run(
             if state.step == 0:
                 model.reset_metrics()  # mid-epoch, the restored accumulators carry on
             epoch, start = state.epoch, state.step
-            batches = iter(
+            batches = dist.iterator(
                 stream.dataset(
                     lambda e=epoch, s=start: stream.epoch_batches(
                         data, config.seed, e, s, batch, feed.fit_batch
@@ -115,7 +118,7 @@ def run(
                     save_state()
             row = {"epoch": state.epoch}
             row.update({k: float(v) for k, v in model.get_metrics_result().items()})
-            val_logs = model.evaluate(val_ds, steps=val_steps, verbose=0, return_dict=True)
+            val_logs = dist.evaluate(model, val_ds, val_steps)  # distributed: all replicas
             row.update({f"val_{k}": float(v) for k, v in val_logs.items()})
             if not math.isfinite(row["val_loss"]):
                 raise _diverged(config, state.epoch + 1, 0, run_dir)

@@ -202,6 +202,16 @@ class Distribution:
         """Where the training model must be built and compiled."""
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
+    def built(self, model):
+        """Returns `model` with its optimizer's variables created now, in the strategy's
+        scope: created later, inside the first replicated step, they break
+        MirroredStrategy over several local devices ("You must feed a value for
+        placeholder tensor ... cond/Placeholder")."""
+        if self.strategy is not None:
+            with self.strategy.scope():
+                model.optimizer.build(model.trainable_variables)
+        return model
+
     def prepare(self, dataset):
         """Sets the sharding of a batched dataset: every worker reads the same batches, and
         each global batch is split across the replicas (DATA sharding: the generator has

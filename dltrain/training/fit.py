@@ -204,7 +204,7 @@ def _train_in(
         sanity.raise_on_failure(checks)
         keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
     with distribute.current().scope():  # distributed: variables mirrored on every replica
-        model = new_model(config, task, transform, prior, n_classes)
+        model = distribute.current().built(new_model(config, task, transform, prior, n_classes))
 
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     fit_model(run_dir, config, data, model, stop, LoopState())
@@ -443,6 +443,7 @@ def environment(config: ExperimentConfig) -> dict:
         "git_commit": commit,
         "seed": config.seed,
         "deterministic": config.train.deterministic,
+        "distribute": distribute.current().describe(),
         "cpu_count": os.cpu_count(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
     }

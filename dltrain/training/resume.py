@@ -62,7 +62,7 @@ def resume(run_id: str) -> TrainResult:
             n_classes = len(data.manifest["classes"])
             seeded(config)
             with dist.scope():  # distributed: variables mirrored on every replica
-                model = new_model(config, task, data.transform, prior.y, n_classes)
+                model = dist.built(new_model(config, task, data.transform, prior.y, n_classes))
             _build_state(model, prior, feeder(config, data, task))
             if dist.is_chief:  # distributed: the run's files are the chief's
                 checkpoint.clean_temporary(run_dir)
@@ -71,7 +71,7 @@ def resume(run_id: str) -> TrainResult:
                 console.warn("no checkpoint was written yet: training starts from epoch 1")
                 seeded(config)
                 with dist.scope():
-                    model = new_model(config, task, data.transform, prior.y, n_classes)
+                    model = dist.built(new_model(config, task, data.transform, prior.y, n_classes))
                 state = LoopState()
             else:
                 for warning in restored.skipped:

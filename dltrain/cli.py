@@ -135,8 +135,11 @@ def train(
 def resume(run_id: RunIdArg) -> None:
     """Continue an interrupted run exactly where its last checkpoint left off."""
     from dltrain.runs import RunLock, resolve_run
+    from dltrain.training.distribute import is_other_worker
 
-    RunLock(resolve_run(run_id)).ensure_free()  # refuse at once, before loading TensorFlow
+    run_dir = resolve_run(run_id)
+    if not is_other_worker(run_dir):  # distributed: only the chief locks the run
+        RunLock(run_dir).ensure_free()  # refuse at once, before loading TensorFlow
     _backend()
     from dltrain.training.resume import resume as run_resume
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dltrain import console, runs
-from dltrain.errors import ConfigError, RunError, UsageError
+from dltrain.errors import ConfigError, InterruptedRun, RunError, UsageError
 
 _ADDRESS = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 _FIX = (
@@ -101,12 +101,11 @@ class Cluster:
             tf.errors.AbortedError,
             tf.errors.CancelledError,
         ) as exc:
-            first = str(exc.message or exc).strip().splitlines()[0]
             raise RunError(
-                f"{self.cluster.describe()} lost contact with the other workers of "
-                f"{', '.join(self.cluster.workers)} ({type(exc).__name__}: {first}). Every "
-                "worker must run until the end; restart all of them (`dltrain resume RUN_ID` "
-                "on each, see docs/distributed.md)"
+                f"{self.cluster.describe()} lost contact with {_lost(exc, self.cluster)} "
+                f"(cluster {', '.join(self.cluster.workers)}): a worker crashed, was stopped "
+                "or cannot be reached. Every worker must run until the end; restart all of "
+                "them with `dltrain resume RUN_ID` on each (see docs/distributed.md)"
             ) from None
 
     def describe(self) -> str:
@@ -267,12 +266,11 @@ class Distribution:
             tf.errors.AbortedError,
             tf.errors.CancelledError,
         ) as exc:
-            first = str(exc.message or exc).strip().splitlines()[0]
             raise RunError(
-                f"{self.cluster.describe()} lost contact with the other workers of "
-                f"{', '.join(self.cluster.workers)} ({type(exc).__name__}: {first}). Every "
-                "worker must run until the end; restart all of them (`dltrain resume RUN_ID` "
-                "on each, see docs/distributed.md)"
+                f"{self.cluster.describe()} lost contact with {_lost(exc, self.cluster)} "
+                f"(cluster {', '.join(self.cluster.workers)}): a worker crashed, was stopped "
+                "or cannot be reached. Every worker must run until the end; restart all of "
+                "them with `dltrain resume RUN_ID` on each (see docs/distributed.md)"
             ) from None
 
     def describe(self) -> str:
@@ -280,6 +278,18 @@ class Distribution:
             return "one device"
         where = f", this process is {self.cluster.describe()}" if self.cluster else ""
         return f"{self.mode}: {self.replicas} replica(s){where}"
+
+
+def _lost(exc, cluster: Cluster) -> str:
+    """Which workers TensorFlow's error names as unreachable ("another worker" if none)."""
+    text = str(getattr(exc, "message", "") or exc)
+    found = []
+    for job, index in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", text):
+        rank = int(index) + (1 if job == "worker" and cluster.chief_job else 0)
+        name = f"{job} {index} ({cluster.workers[rank]})" if rank < len(cluster.workers) else job
+        if name not in found and rank != cluster.rank:
+            found.append(name)
+    return ", ".join(found) if found else "another worker"
 
 
 _current = Distribution()
@@ -331,6 +341,14 @@ def setup(train) -> Distribution:
     else:
         try:
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        except tf.errors.OpError as exc:
+            raise ConfigError(
+                f"cannot start {cluster.describe()}: {exc.message}. Is the port used by "
+                "another program (or another training), or is the host not this machine's "
+                "address? Give this worker a free port of this machine in TF_CONFIG, the same "
+                "on every worker",
+                where="TF_CONFIG",
+            ) from None
         except (RuntimeError, ValueError) as exc:
             raise UsageError(
                 f"cannot start multi-worker training: {exc}. The strategy must be created "
@@ -359,7 +377,8 @@ def run_folder(name: str):
         return
     folder = Path(tempfile.mkdtemp(prefix=f"dltrain-{name}-worker-"))
     try:
-        yield None, folder
+        with _worker_interrupts():
+            yield None, folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -410,7 +429,36 @@ def resume_folders(run_dir: Path):
     folder = Path(tempfile.mkdtemp(prefix=f"dltrain-{Path(run_dir).name}-worker-"))
     try:
         (folder / "checkpoints").mkdir()
-        with runs.RunLock(folder) as lock:
+        with _worker_interrupts(), runs.RunLock(folder) as lock:
             yield lock, folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def is_other_worker(run_dir: Path) -> bool:
+    """Whether this process resumes `run_dir` as a non-chief worker, which neither takes
+    nor needs the run's lock (read without TensorFlow; a bad file or TF_CONFIG is left
+    to `resume` to report)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+        if (raw.get("train") or {}).get("distribute") != "multi_worker":
+            return False
+        return not read_tf_config().is_chief
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return False
+
+
+@contextlib.contextmanager
+def _worker_interrupts():
+    """A non-chief worker's interruption names the worker, not its temporary folder."""
+    try:
+        yield
+    except InterruptedRun as exc:
+        how = "SIGTERM" if exc.exit_code == 143 else "Ctrl-C"
+        raise InterruptedRun(
+            f"{_current.cluster.describe()} stopped by {how}. Stop every worker; the run is "
+            "the chief's: continue it with `dltrain resume RUN_ID` on every worker",
+            signal_exit_code=exc.exit_code,
+        ) from None

@@ -98,8 +98,8 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
     task = training_task(config, data.manifest)
     monitor_of(config, task)  # bad monitor or metrics: config errors before any run exists
     metric_names(config, task)
-    with distribute.run_folder(config.name) as (run_id, run_dir), dist.failures():
-        with runs.RunLock(run_dir), guarded(run_dir) as stop:
+    with distribute.run_folder(config.name) as (run_id, run_dir):  # non-chief: a temp dir
+        with runs.RunLock(run_dir), guarded(run_dir) as stop, dist.failures():
             metrics, checks = _train_in(run_dir, config, data, argv, stop)
             if dist.is_chief:
                 complete(run_dir)

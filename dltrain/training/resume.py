@@ -36,7 +36,7 @@ def resume(run_id: str) -> TrainResult:
     dataset = runs.read_json(run_dir / "dataset.json")
     config = load_config(run_dir / "config.yaml", [f"data.path={dataset['source']['path']}"])
     dist = distribute.setup(config.train)  # distributed: before any TF op
-    with distribute.resume_folders(run_dir) as (lock, write_dir), dist.failures():
+    with distribute.resume_folders(run_dir) as (lock, write_dir):
         status = runs.read_json(run_dir / "status.json")
         state_name = status.get("status")
         if state_name == "completed":
@@ -56,7 +56,8 @@ def resume(run_id: str) -> TrainResult:
                 )
         if lock.stale_pid:
             console.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")
-        with guarded(write_dir) as stop:  # distributed: non-chief workers write elsewhere
+        # distributed: non-chief workers write elsewhere; a lost worker is exit 4
+        with guarded(write_dir) as stop, dist.failures():
             task = training_task(config, data.manifest)
             prior = data.sample("train")
             n_classes = len(data.manifest["classes"])

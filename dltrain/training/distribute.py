@@ -30,7 +30,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dltrain import console, runs
@@ -83,6 +83,34 @@ class Cluster:
         for _ in range(steps):
             model.test_function(batches)
         return {k: float(v) for k, v in model.get_metrics_result().items()}
+
+    def stopping(self, stop) -> bool:
+        """Whether training stops after this step: this process got SIGINT/SIGTERM, or —
+        multi-worker — any worker did.
+
+        The workers decide together (a one-number all-reduce per step), so all of them
+        save the same checkpoint and stop at the same step: a worker that went on alone
+        would wait in the next step's all-reduce for peers that are saving instead. A
+        worker stopped for a peer's signal is stopped as if by SIGTERM.
+        """
+        if self.cluster is None:
+            return stop.received is not None
+        import signal
+
+        import tensorflow as tf
+
+        if self._any_signal is None:
+
+            @tf.function
+            def any_signal(flag):
+                per_replica = self.strategy.run(tf.identity, args=(flag,))
+                return self.strategy.reduce("SUM", per_replica, axis=None)
+
+            self._any_signal = any_signal
+        flag = tf.constant(0.0 if stop.received is None else 1.0)
+        if float(self._any_signal(flag)) > 0 and stop.received is None:
+            stop.received = signal.SIGTERM
+        return stop.received is not None
 
     @contextlib.contextmanager
     def failures(self):
@@ -191,6 +219,7 @@ class Distribution:
     strategy: object | None = None
     cluster: Cluster | None = None
     replicas: int = 1
+    _any_signal: object = field(default=None, repr=False, compare=False)
 
     @property
     def is_chief(self) -> bool:
@@ -248,6 +277,34 @@ class Distribution:
         for _ in range(steps):
             model.test_function(batches)
         return {k: float(v) for k, v in model.get_metrics_result().items()}
+
+    def stopping(self, stop) -> bool:
+        """Whether training stops after this step: this process got SIGINT/SIGTERM, or —
+        multi-worker — any worker did.
+
+        The workers decide together (a one-number all-reduce per step), so all of them
+        save the same checkpoint and stop at the same step: a worker that went on alone
+        would wait in the next step's all-reduce for peers that are saving instead. A
+        worker stopped for a peer's signal is stopped as if by SIGTERM.
+        """
+        if self.cluster is None:
+            return stop.received is not None
+        import signal
+
+        import tensorflow as tf
+
+        if self._any_signal is None:
+
+            @tf.function
+            def any_signal(flag):
+                per_replica = self.strategy.run(tf.identity, args=(flag,))
+                return self.strategy.reduce("SUM", per_replica, axis=None)
+
+            self._any_signal = any_signal
+        flag = tf.constant(0.0 if stop.received is None else 1.0)
+        if float(self._any_signal(flag)) > 0 and stop.received is None:
+            stop.received = signal.SIGTERM
+        return stop.received is not None
 
     @contextlib.contextmanager
     def failures(self):

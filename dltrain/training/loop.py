@@ -107,7 +107,7 @@ def run(
                     raise _diverged(config, state.epoch + 1, state.step + 1, run_dir)
                 state.step += 1
                 state.global_step += 1
-                if stop.received is not None:
+                if dist.stopping(stop):  # distributed: all workers stop at the same step
                     save_state()
                     stop.check()
                 if (
@@ -141,7 +141,7 @@ def run(
             save_state()
             shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
             progress.update(task_id, completed=state.epoch, metrics=shown)
-            if stop.received is not None:
+            if dist.stopping(stop):
                 stop.check()
         stop.fitting = False
     return state

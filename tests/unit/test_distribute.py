@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dltrain.errors import ConfigError
-from dltrain.training.distribute import read_tf_config
+from dltrain.training.distribute import is_other_worker, read_tf_config
 
 WORKERS = ["10.0.0.1:2222", "10.0.0.2:2222", "10.0.0.3:2222"]
 
@@ -75,3 +75,16 @@ def test_malformed_tf_config_says_what_is_wrong(value, needle):
     assert needle in str(info.value)
     assert info.value.where == "TF_CONFIG"
     assert "docs/distributed.md" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("distribute", "index", "other"),
+    [("multi_worker", 1, True), ("multi_worker", 0, False), ("none", 1, False)],
+)
+def test_only_a_non_chief_worker_resumes_without_the_run_lock(
+    tmp_path, monkeypatch, distribute, index, other
+):
+    (tmp_path / "config.yaml").write_text(f"name: demo\ntrain:\n  distribute: {distribute}\n")
+    tf_config = {"cluster": {"worker": WORKERS[:2]}, "task": {"type": "worker", "index": index}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert is_other_worker(tmp_path) is other

@@ -69,10 +69,12 @@ class Cluster:
     def evaluate(self, model, dataset, steps: int) -> dict:
         """`model.evaluate(dataset, steps)` as a dict of floats, across all replicas.
 
-        Under a strategy, Keras's `evaluate` first reduces a whole input batch across
-        workers to build the model symbolically, which fails with a multi-worker
-        distributed batch; the model is built already, so the compiled test step is
-        driven directly, as `evaluate` does after that build.
+        Under MultiWorkerMirroredStrategy, Keras 3's `evaluate` fails before its first
+        step, in the symbolic build it does from a distributed batch ("Attempt to
+        convert a value (PerReplica ...) to a Tensor"). The model is built already, so
+        under any strategy the compiled test step is driven directly, as `evaluate`
+        does after that build: reset the metrics, run every batch, read the metrics
+        (summed across replicas).
         """
         if self.strategy is None:
             logs = model.evaluate(dataset, steps=steps, verbose=0, return_dict=True)
@@ -263,10 +265,12 @@ class Distribution:
     def evaluate(self, model, dataset, steps: int) -> dict:
         """`model.evaluate(dataset, steps)` as a dict of floats, across all replicas.
 
-        Under a strategy, Keras's `evaluate` first reduces a whole input batch across
-        workers to build the model symbolically, which fails with a multi-worker
-        distributed batch; the model is built already, so the compiled test step is
-        driven directly, as `evaluate` does after that build.
+        Under MultiWorkerMirroredStrategy, Keras 3's `evaluate` fails before its first
+        step, in the symbolic build it does from a distributed batch ("Attempt to
+        convert a value (PerReplica ...) to a Tensor"). The model is built already, so
+        under any strategy the compiled test step is driven directly, as `evaluate`
+        does after that build: reset the metrics, run every batch, read the metrics
+        (summed across replicas).
         """
         if self.strategy is None:
             logs = model.evaluate(dataset, steps=steps, verbose=0, return_dict=True)

@@ -231,10 +231,16 @@ def source_files(config: ExperimentConfig) -> list[Path]:
 
 
 def sha256_files(files: list[Path]) -> str:
-    """One SHA-256 over the names and bytes of many files (streamed)."""
+    """One SHA-256 over the relative paths and bytes of many files (streamed).
+
+    The path inside the data folder counts, not only the file name: an image moved to
+    another class folder is relabelled, and must not be a cache hit.
+    """
     digest = hashlib.sha256()
+    root = Path(os.path.commonpath([p.parent for p in files])) if files else Path()
     for path in files:
-        digest.update(str(path.name).encode() + b"\0" + sha256_file(path).encode())
+        name = path.relative_to(root).as_posix()
+        digest.update(name.encode() + b"\0" + sha256_file(path).encode())
     return digest.hexdigest()
 
 

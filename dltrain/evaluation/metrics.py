@@ -132,15 +132,21 @@ def bootstrap_weights(n: int, n_boot: int, seed: int, groups: np.ndarray | None 
     """Bootstrap resamples as weights: how often each row is drawn, shape (n_boot, n).
 
     Rows are drawn with replacement; with `groups`, whole groups (patients) are drawn
-    and each row of a drawn group gets the group's count.
+    and each row of a drawn group gets the group's count. (Uniform draws counted per
+    resample: the same distribution as a multinomial, about 4x faster to sample.)
     """
     rng = np.random.default_rng(seed)
     if groups is None:
-        return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype("float64")
+        return _counts(rng, n, n_boot)
     _, inverse = np.unique(groups, return_inverse=True)
     n_groups = int(inverse.max()) + 1
-    drawn = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_boot)
-    return drawn[:, inverse].astype("float64")
+    return _counts(rng, n_groups, n_boot)[:, inverse]
+
+
+def _counts(rng, n: int, n_boot: int) -> np.ndarray:
+    drawn = rng.integers(0, n, size=(n_boot, n))
+    drawn += np.arange(n_boot)[:, None] * n  # a separate bin range per resample
+    return np.bincount(drawn.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype("float64")
 
 
 def score(
@@ -169,10 +175,11 @@ def score(
     functions = metric_functions(task, n_classes, threshold)
     alpha = (1 - confidence) / 2
     draws = {name: [] for name in names}
+    rankings: dict = {}
     for start in range(0, n_boot, BOOT_CHUNK):
         weights = bootstrap_weights(len(y), min(BOOT_CHUNK, n_boot - start), seed + start, groups)
         for name, values in weighted_metrics(
-            task, y, scores, weights, names, n_classes, threshold
+            task, y, scores, weights, names, n_classes, threshold, rankings
         ).items():
             draws[name].append(values)
     out = {}
@@ -200,32 +207,52 @@ def _sum_by(weights: np.ndarray, keys: np.ndarray, n_keys: int) -> np.ndarray:
     return np.asarray((onehot.T @ weights.T).T)
 
 
-def _weighted_auc(weights, positive: np.ndarray, s: np.ndarray) -> np.ndarray:
+class _Ranking:
+    """One score vector sorted once (descending), reused by every chunk of resamples."""
+
+    def __init__(self, positive: np.ndarray, s: np.ndarray):
+        self.order = np.argsort(-s, kind="stable")
+        ranked = s[self.order]
+        self.positive = positive[self.order].astype(bool)
+        change = np.flatnonzero(ranked[1:] != ranked[:-1]) + 1
+        self.starts = np.concatenate([[0], change]) if len(change) < len(s) - 1 else None
+
+    def curves(self, weights: np.ndarray):
+        """Per score level (descending, rows) and resample (columns): positive weight,
+        negative weight, and the cumulative negative weight up to and including the level.
+        Levels run along axis 0, the contiguous one, which numpy accumulates fastest."""
+        w = np.take(weights.T, self.order, axis=0)
+        pos = w * self.positive[:, None]
+        neg = w - pos
+        if self.starts is not None:  # tied scores form one level
+            pos = np.add.reduceat(pos, self.starts, axis=0)
+            neg = np.add.reduceat(neg, self.starts, axis=0)
+        return pos, neg, np.add.accumulate(neg, axis=0)
+
+
+def _weighted_auc(weights, positive: np.ndarray, s: np.ndarray, ranking=None) -> np.ndarray:
     """Weighted ROC-AUC (ties count one half) for each resample."""
-    levels, inverse = np.unique(s, return_inverse=True)
-    k = len(levels)
-    pos = _sum_by(weights * positive, inverse, k)
-    neg = _sum_by(weights * (1 - positive), inverse, k)
-    below = np.cumsum(neg, axis=1) - neg
-    total = pos.sum(axis=1) * neg.sum(axis=1)
+    pos, neg, fp = (ranking or _Ranking(positive, s)).curves(weights)
+    w_pos, w_neg = pos.sum(axis=0), fp[-1]
+    # each positive beats the negatives below its level and half of those tied with it
+    pairs = w_pos * w_neg - np.einsum("ij,ij->j", pos, fp) + 0.5 * np.einsum("ij,ij->j", pos, neg)
+    total = w_pos * w_neg
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (pos * (below + 0.5 * neg)).sum(axis=1) / total
+        auc = pairs / total
     auc[total == 0] = np.nan
     return auc
 
 
-def _weighted_ap(weights, positive: np.ndarray, s: np.ndarray) -> np.ndarray:
+def _weighted_ap(weights, positive: np.ndarray, s: np.ndarray, ranking=None) -> np.ndarray:
     """Weighted average precision (step-wise PR-AUC, as scikit-learn) for each resample."""
-    levels, inverse = np.unique(-s, return_inverse=True)  # descending scores
-    k = len(levels)
-    pos = _sum_by(weights * positive, inverse, k)
-    neg = _sum_by(weights * (1 - positive), inverse, k)
-    tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
-    total = tp[:, -1:]
+    pos, _, fp = (ranking or _Ranking(positive, s)).curves(weights)
+    tp = np.add.accumulate(pos, axis=0)
+    seen = tp + fp
+    precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+    w_pos = tp[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        ap = (pos / total * precision).sum(axis=1)
-    ap[total[:, 0] == 0] = np.nan
+        ap = np.einsum("ij,ij->j", pos, precision) / w_pos
+    ap[w_pos == 0] = np.nan
     return ap
 
 
@@ -234,8 +261,19 @@ def _ratio(num, den):
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def weighted_metrics(task, y, scores, weights, names, n_classes, threshold) -> dict:
-    """Each named metric for every row of `weights` (one bootstrap resample per row)."""
+def weighted_metrics(task, y, scores, weights, names, n_classes, threshold, rankings=None) -> dict:
+    """Each named metric for every row of `weights` (one bootstrap resample per row).
+
+    `rankings`: a dict kept across calls on the same (y, scores), so each score vector is
+    sorted once for all chunks of resamples. Defaults to None (sorted on every call).
+    """
+    rankings = {} if rankings is None else rankings
+
+    def ranking(key, positive, s):
+        if key not in rankings:
+            rankings[key] = _Ranking(positive, s)
+        return rankings[key]
+
     total = weights.sum(axis=1)
     if task == "regression":
         err = scores - y
@@ -257,7 +295,7 @@ def weighted_metrics(task, y, scores, weights, names, n_classes, threshold) -> d
         table = {
             "mse": lambda: (weights * scores).sum(axis=1) / total,
             "anomaly_roc_auc": lambda: _weighted_auc(
-                weights, (y == y.max()).astype("float64"), scores
+                weights, None, None, ranking("anomaly", y == y.max(), scores)
             ),
         }
         return {name: table[name]() for name in names}
@@ -266,7 +304,14 @@ def weighted_metrics(task, y, scores, weights, names, n_classes, threshold) -> d
         for name in names:
             per_label = [
                 weighted_metrics(
-                    "binary", y[:, k].astype("int64"), scores[:, k], weights, [name], 2, threshold
+                    "binary",
+                    y[:, k].astype("int64"),
+                    scores[:, k],
+                    weights,
+                    [name],
+                    2,
+                    threshold,
+                    rankings.setdefault(("label", k), {}),
                 )[name]
                 for k in range(y.shape[1])
             ]
@@ -281,19 +326,20 @@ def weighted_metrics(task, y, scores, weights, names, n_classes, threshold) -> d
     onehot = np.eye(c)[y.astype("int64")]
     positive = onehot[:, 1] if task == "binary" else None
 
+    def ranked(k):
+        if task == "binary":
+            return ranking(1, positive, scores)
+        return ranking(k, onehot[:, k], scores[:, k])
+
     def auc():
         if task == "binary":
-            return _weighted_auc(weights, positive, scores)
-        return np.mean(
-            [_weighted_auc(weights, onehot[:, k], scores[:, k]) for k in range(c)], axis=0
-        )
+            return _weighted_auc(weights, None, None, ranked(1))
+        return np.mean([_weighted_auc(weights, None, None, ranked(k)) for k in range(c)], axis=0)
 
     def ap():
         if task == "binary":
-            return _weighted_ap(weights, positive, scores)
-        return np.mean(
-            [_weighted_ap(weights, onehot[:, k], scores[:, k]) for k in range(c)], axis=0
-        )
+            return _weighted_ap(weights, None, None, ranked(1))
+        return np.mean([_weighted_ap(weights, None, None, ranked(k)) for k in range(c)], axis=0)
 
     def brier():
         probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores

@@ -23,7 +23,11 @@ def head(x, outputs: OutputSpec):
         )
     bias = keras.initializers.Constant(list(outputs.bias)) if outputs.bias is not None else "zeros"
     return keras.layers.Dense(
-        outputs.units, activation=outputs.activation, bias_initializer=bias, name="output"
+        outputs.units,
+        activation=outputs.activation,
+        bias_initializer=bias,
+        dtype="float32",  # probabilities in float32 also under mixed precision
+        name="output",
     )(x)
 
 

@@ -69,6 +69,8 @@ class Cluster:
     def evaluate(self, model, dataset, steps: int) -> dict:
         """`model.evaluate(dataset, steps)` as a dict of floats, across all replicas.
 
+        `steps` is the number of batches in `dataset`.
+
         Under MultiWorkerMirroredStrategy, Keras 3's `evaluate` fails before its first
         step, in the symbolic build it does from a distributed batch ("Attempt to
         convert a value (PerReplica ...) to a Tensor"). The model is built already, so
@@ -82,7 +84,8 @@ class Cluster:
         model.make_test_function()
         model.reset_metrics()
         batches = self.iterator(dataset)
-        for _ in range(steps):
+        per_call = int(model.steps_per_execution)  # a call runs up to this many batches
+        for _ in range(-(-steps // per_call)):
             model.test_function(batches)
         return {k: float(v) for k, v in model.get_metrics_result().items()}
 
@@ -265,6 +268,8 @@ class Distribution:
     def evaluate(self, model, dataset, steps: int) -> dict:
         """`model.evaluate(dataset, steps)` as a dict of floats, across all replicas.
 
+        `steps` is the number of batches in `dataset`.
+
         Under MultiWorkerMirroredStrategy, Keras 3's `evaluate` fails before its first
         step, in the symbolic build it does from a distributed batch ("Attempt to
         convert a value (PerReplica ...) to a Tensor"). The model is built already, so
@@ -278,7 +283,8 @@ class Distribution:
         model.make_test_function()
         model.reset_metrics()
         batches = self.iterator(dataset)
-        for _ in range(steps):
+        per_call = int(model.steps_per_execution)  # a call runs up to this many batches
+        for _ in range(-(-steps // per_call)):
             model.test_function(batches)
         return {k: float(v) for k, v in model.get_metrics_result().items()}
 

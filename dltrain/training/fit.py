@@ -224,10 +224,14 @@ def seeded(config: ExperimentConfig) -> None:
     import keras
 
     keras.utils.set_random_seed(config.seed)
-    if config.train.deterministic:
-        import tensorflow as tf
+    import tensorflow as tf
 
+    if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
+    else:  # process-wide: undo an earlier run's setting in the same process
+        from tensorflow.python.framework import config as tf_config
+
+        tf_config.disable_op_determinism()
 
 
 def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, stop, state):

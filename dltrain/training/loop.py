@@ -12,6 +12,7 @@ run (op determinism on).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def run(
     run_dir: Path,
     stop,
     state: LoopState,
+    on_epoch_end=None,
 ) -> LoopState:
     """Trains from `state` until the last epoch or early stopping; returns the final state.
 
@@ -58,6 +60,9 @@ def run(
         stop: the `StopSignals` of the run; a signal ends the loop after the current step,
             with a checkpoint.
         state: where to start.
+        on_epoch_end: called as `on_epoch_end(state, row, seconds)` after each epoch's
+            checkpoint, with the history row and the seconds its training steps took
+            (validation and checkpoints excluded). Defaults to None.
 
     Raises:
         DivergedError: a NaN/Inf loss (exit 5); no checkpoint is written from that state.
@@ -77,6 +82,7 @@ def run(
             lambda: stream.split_batches(data, "val", batch, feed.eval_batch), feed.specs()
         )
     )
+    per_call = int(model.steps_per_execution)
     model.make_train_function()
     best_path = run_dir / "checkpoints" / "best.keras"
 
@@ -100,22 +106,27 @@ def run(
                     feed.specs(weighted),
                 )
             )
+            started = time.perf_counter()
             while state.step < steps_per_epoch:
+                # one call runs up to `per_call` steps inside TensorFlow (steps_per_execution)
+                done = min(per_call, steps_per_epoch - state.step)
                 logs = model.train_function(batches)
                 loss = float(logs["loss"])
                 if not math.isfinite(loss):
-                    raise _diverged(config, state.epoch + 1, state.step + 1, run_dir)
-                state.step += 1
-                state.global_step += 1
+                    raise _diverged(config, state.epoch + 1, state.step + 1, run_dir, done)
+                state.step += done
+                before = state.global_step
+                state.global_step += done
                 if dist.stopping(stop):  # distributed: all workers stop at the same step
                     save_state()
                     stop.check()
                 if (
                     tc.checkpoint_every
-                    and state.global_step % tc.checkpoint_every == 0
+                    and before // tc.checkpoint_every != state.global_step // tc.checkpoint_every
                     and state.step < steps_per_epoch
                 ):
                     save_state()
+            seconds = time.perf_counter() - started
             row = {"epoch": state.epoch}
             row.update({k: float(v) for k, v in model.get_metrics_result().items()})
             val_logs = dist.evaluate(model, val_ds, val_steps)  # distributed: all replicas
@@ -139,6 +150,8 @@ def run(
             state.epoch += 1
             state.step = 0
             save_state()
+            if on_epoch_end is not None:
+                on_epoch_end(state, row, seconds)
             shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
             progress.update(task_id, completed=state.epoch, metrics=shown)
             if dist.stopping(stop):
@@ -147,8 +160,17 @@ def run(
     return state
 
 
-def _diverged(config: ExperimentConfig, epoch: int, step: int, run_dir: Path) -> DivergedError:
-    place = f"epoch {epoch}, step {step}" if step else f"epoch {epoch} (validation)"
+def _diverged(
+    config: ExperimentConfig, epoch: int, step: int, run_dir: Path, steps: int = 1
+) -> DivergedError:
+    """`steps` > 1: the non-finite loss came from one of the steps `step`..`step + steps - 1`,
+    run in one call (steps_per_execution); the loss is only read after the call."""
+    if not step:
+        place = f"epoch {epoch} (validation)"
+    elif steps == 1:
+        place = f"epoch {epoch}, step {step}"
+    else:
+        place = f"epoch {epoch}, in steps {step}-{step + steps - 1}"
     good = checkpoint.last_good(run_dir)
     kept = f" The last finite checkpoint is {good}." if good else ""
     return DivergedError(

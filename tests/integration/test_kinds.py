@@ -282,7 +282,7 @@ def test_resume_is_exact_across_shards(workdir, cli):
                augment: [{flip: horizontal}]}
         model: {architecture: cnn, filters: [4]}
         train: {epochs: 12, batch_size: 6, sanity: false, early_stopping: null,
-                checkpoint_every: 3}
+                checkpoint_every: 3, steps_per_execution: 3}
         evaluate: {bootstrap: 30}
     """,
     )

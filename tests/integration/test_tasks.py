@@ -128,7 +128,10 @@ def test_name_option_names_the_run(workdir, cli):
     assert (workdir / "runs" / "short-1" / "model.keras").exists()
 
 
-def test_divergence_exits_5_and_keeps_the_last_finite_checkpoint(workdir, cli):
+@pytest.mark.parametrize(
+    ("per_call", "place"), [(1, "epoch 1, step 6"), (4, "epoch 1, in steps 5-8")]
+)
+def test_divergence_exits_5_and_keeps_the_last_finite_checkpoint(workdir, cli, per_call, place):
     frame = make_table(n=200, task="regression")
     # one extreme value, unscaled: its batch (epoch 1, step 6 in this seeded order) overflows
     frame.loc[150, "age"] = 1e25
@@ -145,10 +148,12 @@ def test_divergence_exits_5_and_keeps_the_last_finite_checkpoint(workdir, cli):
         "train.checkpoint_every=2",
         "--set",
         "train.sanity=false",  # the sanity suite would stop it first (test_check.py)
+        "--set",
+        f"train.steps_per_execution={per_call}",  # 4: the loss is read every 4 steps
     )
     assert result.exit_code == 5, result.output
     text = result.output.replace("\n", "")
-    assert "NaN or infinite at epoch 1, step 6" in text
+    assert f"NaN or infinite at {place}" in text
     assert "The last finite checkpoint is runs/demo-1/checkpoints/state-000000-000004.npz" in text
     run = workdir / "runs" / "demo-1"
     assert json.loads((run / "status.json").read_text())["status"] == "diverged"

@@ -179,3 +179,23 @@ def test_in_memory_sample_is_capped_by_bytes():
     assert sample_size({"features": ["a"] * 30}) == 5000  # a table: all of a small split
     assert sample_size({"input_shape": [64, 64, 1]}) == 1024  # 16 MiB of 64x64 float32
     assert sample_size({"input_shape": [224, 224, 3]}) == 500  # never fewer than 500
+
+
+def test_fingerprint_sees_a_file_moved_to_another_class_folder(tmp_path):
+    """Same names, same bytes, another folder: a relabelled image is not a cache hit."""
+    from dltrain.data.cache import sha256_files
+
+    for layout in ("before", "after"):
+        for folder in ("a", "b"):
+            (tmp_path / layout / folder).mkdir(parents=True)
+    for layout, folder_of_1 in (("before", "a"), ("after", "b")):
+        (tmp_path / layout / folder_of_1 / "1.png").write_bytes(b"one")
+        (tmp_path / layout / "b" / "2.png").write_bytes(b"two")
+    before = sorted(p for p in (tmp_path / "before").rglob("*") if p.is_file())
+    after = sorted(p for p in (tmp_path / "after").rglob("*") if p.is_file())
+    assert [p.name for p in before] == [p.name for p in after]
+    digest = sha256_files(before)
+    assert digest != sha256_files(after)
+    moved = tmp_path / "moved"
+    (tmp_path / "before").rename(moved)  # the same data in another place: still a hit
+    assert sha256_files(sorted(p for p in moved.rglob("*") if p.is_file())) == digest

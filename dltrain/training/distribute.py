@@ -235,14 +235,30 @@ class Distribution:
         """Where the training model must be built and compiled."""
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
-    def built(self, model):
-        """Returns `model` with its optimizer's variables created now, in the strategy's
-        scope: created later, inside the first replicated step, they break
-        MirroredStrategy over several local devices ("You must feed a value for
-        placeholder tensor ... cond/Placeholder")."""
-        if self.strategy is not None:
-            with self.strategy.scope():
-                model.optimizer.build(model.trainable_variables)
+    def built(self, model, feed):
+        """Returns `model` with every variable training needs (layers, compiled metrics and
+        loss, optimizer slots) created now, in the strategy's scope.
+
+        Created later, inside the first replicated step, they break MirroredStrategy over
+        several devices ("You must feed a value for placeholder tensor ...
+        cond/Placeholder"). Keras's own `fit` builds them the same way first, with
+        `_symbolic_build` (from shapes only: nothing is computed and no weight changes);
+        there is no public equivalent. The model is also set to one step per call:
+        Keras 3.15's multi-step loop (steps_per_execution > 1) fails the same way on a
+        distributed dataset, in its own `fit` too.
+
+        Args:
+            model: the compiled model.
+            feed: the `Feeder`, whose specs give the shapes and dtypes of a batch.
+        """
+        if self.strategy is None:
+            return model
+        import numpy as np
+
+        batch = tuple(np.zeros((1, *shape), dtype) for shape, dtype in feed.specs())
+        with self.strategy.scope():
+            model._symbolic_build(data_batch=batch)
+        model.steps_per_execution = 1  # see `setup`: multi-step calls fail when distributed
         return model
 
     def prepare(self, dataset):
@@ -425,6 +441,12 @@ def setup(train) -> Distribution:
     _current = Distribution(mode, strategy, cluster, int(strategy.num_replicas_in_sync))
     if mode == "multi_worker":
         _multi_worker = _current
+    if train.steps_per_execution not in ("auto", 1):
+        console.warn(
+            f"train.steps_per_execution {train.steps_per_execution} is ignored with "
+            f"train.distribute {mode}: one step runs per call, because Keras's multi-step "
+            "loop (3.15) fails on a distributed dataset, in `fit` as well"
+        )
     if train.batch_size % _current.replicas:
         console.warn(
             f"train.batch_size {train.batch_size} is not a multiple of the "

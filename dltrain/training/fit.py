@@ -204,7 +204,9 @@ def _train_in(
         sanity.raise_on_failure(checks)
         keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
     with distribute.current().scope():  # distributed: variables mirrored on every replica
-        model = distribute.current().built(new_model(config, task, transform, prior, n_classes))
+        model = distribute.current().built(
+            new_model(config, task, transform, prior, n_classes), feed
+        )
 
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     fit_model(run_dir, config, data, model, stop, LoopState())

@@ -62,9 +62,12 @@ def resume(run_id: str) -> TrainResult:
             prior = data.sample("train")
             n_classes = len(data.manifest["classes"])
             seeded(config)
+            feed = feeder(config, data, task)
             with dist.scope():  # distributed: variables mirrored on every replica
-                model = dist.built(new_model(config, task, data.transform, prior.y, n_classes))
-            _build_state(model, prior, feeder(config, data, task))
+                model = dist.built(
+                    new_model(config, task, data.transform, prior.y, n_classes), feed
+                )
+            _build_state(model, prior, feed)
             if dist.is_chief:  # distributed: the run's files are the chief's
                 checkpoint.clean_temporary(run_dir)
             restored = checkpoint.load_latest(run_dir, model)
@@ -72,7 +75,9 @@ def resume(run_id: str) -> TrainResult:
                 console.warn("no checkpoint was written yet: training starts from epoch 1")
                 seeded(config)
                 with dist.scope():
-                    model = dist.built(new_model(config, task, data.transform, prior.y, n_classes))
+                    model = dist.built(
+                        new_model(config, task, data.transform, prior.y, n_classes), feed
+                    )
                 state = LoopState()
             else:
                 for warning in restored.skipped:

@@ -462,7 +462,8 @@ def run_folder(name: str):
     """Yields (run id, folder) to write: a new run for the chief; a temporary folder,
     deleted afterwards, for any other worker (run id None)."""
     if _current.is_chief:
-        yield runs.create_run(name)
+        with _worker_interrupts():
+            yield runs.create_run(name)
         return
     folder = Path(tempfile.mkdtemp(prefix=f"dltrain-{name}-worker-"))
     try:
@@ -512,7 +513,7 @@ def resume_folders(run_dir: Path):
     and writes it; any other worker reads its checkpoints but writes to a temporary
     folder, deleted afterwards."""
     if _current.is_chief:
-        with runs.RunLock(run_dir) as lock:
+        with _worker_interrupts(), runs.RunLock(run_dir) as lock:
             yield lock, run_dir
         return
     folder = Path(tempfile.mkdtemp(prefix=f"dltrain-{Path(run_dir).name}-worker-"))
@@ -541,13 +542,22 @@ def is_other_worker(run_dir: Path) -> bool:
 
 @contextlib.contextmanager
 def _worker_interrupts():
-    """A non-chief worker's interruption names the worker, not its temporary folder."""
+    """Multi-worker: an interrupted chief says to resume on every worker; another worker
+    names itself, not its temporary folder."""
+    if _current.cluster is None:
+        yield
+        return
     try:
         yield
     except InterruptedRun as exc:
+        if _current.is_chief:
+            raise InterruptedRun(
+                f"{exc.message}, on every worker with the same TF_CONFIG",
+                signal_exit_code=exc.exit_code,
+            ) from None
         how = "SIGTERM" if exc.exit_code == 143 else "Ctrl-C"
         raise InterruptedRun(
-            f"{_current.cluster.describe()} stopped by {how}. Stop every worker; the run is "
-            "the chief's: continue it with `dltrain resume RUN_ID` on every worker",
+            f"{_current.cluster.describe()} stopped ({how} here or on another worker); the "
+            "run is the chief's: continue it with `dltrain resume RUN_ID` on every worker",
             signal_exit_code=exc.exit_code,
         ) from None

@@ -121,6 +121,9 @@ def train(
         argv += ["--set", item]
     argv += ["--name", name] if name is not None else []
     result = run_train(cfg, argv)
+    if result.worker is not None:  # distributed: a non-chief worker writes no run
+        console.info(f"Worker finished ({result.worker}); the chief writes the run.")
+        return
     if result.sanity:
         _print_sanity(result.sanity)
     _print_metrics(result.metrics, f"Run {result.run_id}")
@@ -132,12 +135,18 @@ def train(
 def resume(run_id: RunIdArg) -> None:
     """Continue an interrupted run exactly where its last checkpoint left off."""
     from dltrain.runs import RunLock, resolve_run
+    from dltrain.training.distribute import is_other_worker
 
-    RunLock(resolve_run(run_id)).ensure_free()  # refuse at once, before loading TensorFlow
+    run_dir = resolve_run(run_id)
+    if not is_other_worker(run_dir):  # distributed: only the chief locks the run
+        RunLock(run_dir).ensure_free()  # refuse at once, before loading TensorFlow
     _backend()
     from dltrain.training.resume import resume as run_resume
 
     result = run_resume(run_id)
+    if result.worker is not None:  # distributed: a non-chief worker writes no run
+        console.info(f"Worker finished ({result.worker}); the chief writes the run.")
+        return
     if result.sanity:
         _print_sanity(result.sanity)
     _print_metrics(result.metrics, f"Run {result.run_id}")

@@ -141,6 +141,12 @@ class TrainConfig(Section):
     fine_tune: FineTune | None = None
     """Two-stage fine-tuning (freeze the backbone, then unfreeze it at a lower learning
     rate), or null to train every layer from the start. Defaults to None."""
+    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+    """How training is spread over devices with `tf.distribute`: "none" (one device),
+    "mirrored" (every GPU of this machine, MirroredStrategy) or "multi_worker" (several
+    machines, MultiWorkerMirroredStrategy; each reads its role from the TF_CONFIG
+    environment variable). `batch_size` is the global batch, split across all replicas.
+    See docs/distributed.md. Defaults to "none"."""
 
     @model_validator(mode="after")
     def _xla_needs_nondeterminism(self):

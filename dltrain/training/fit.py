@@ -28,17 +28,18 @@ from dltrain.evaluation import metrics as M
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import metric_names, score_split
 from dltrain.evaluation.threshold import choose_threshold
-from dltrain.training import loop
+from dltrain.training import distribute, loop
 from dltrain.training.loop import LoopState
 from dltrain.training.setup import class_weights, feeder, monitor_of, new_model
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    run_id: str
-    run_dir: Path
+    run_id: str | None
+    run_dir: Path | None
     metrics: dict
     sanity: list
+    worker: str | None = None  # distributed: a non-chief worker, which writes no run
 
 
 class Terminated(KeyboardInterrupt):
@@ -92,6 +93,7 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
     Returns:
         The run id, its folder and its metrics.
     """
+    dist = distribute.setup(config.train)  # distributed: before any TF op
     data = preprocess(config)
     task = training_task(config, data.manifest)
     monitor_of(config, task)  # bad monitor or metrics: config errors before any run exists
@@ -103,10 +105,13 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
             raise ConfigError(
                 f"train.init_from: {exc.message}", where=config.where("train.init_from")
             ) from None
-    run_id, run_dir = runs.create_run(config.name)
-    with runs.RunLock(run_dir), guarded(run_dir) as stop:
-        metrics, checks = _train_in(run_dir, config, data, argv, stop)
-        complete(run_dir)
+    with distribute.run_folder(config.name) as (run_id, run_dir):  # non-chief: a temp dir
+        with runs.RunLock(run_dir), guarded(run_dir) as stop, dist.failures():
+            metrics, checks = _train_in(run_dir, config, data, argv, stop)
+            if dist.is_chief:
+                complete(run_dir)
+    if not dist.is_chief:
+        return TrainResult(None, None, {}, checks, worker=dist.describe())
     return TrainResult(run_id, run_dir, metrics, checks)
 
 
@@ -205,7 +210,10 @@ def _train_in(
         runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
         sanity.raise_on_failure(checks)
         keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
-    model = new_model(config, task, transform, prior, n_classes)
+    with distribute.current().scope():  # distributed: variables mirrored on every replica
+        model = distribute.current().built(
+            new_model(config, task, transform, prior, n_classes), feed
+        )
     if config.train.init_from is not None:
         from dltrain.training import transfer
 
@@ -213,6 +221,8 @@ def _train_in(
 
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     fit_model(run_dir, config, data, model, stop, LoopState())
+    if not distribute.current().is_chief:  # distributed: only the chief tests and reports
+        return {}, checks
     return finish(run_dir, config, data, checks)
 
 
@@ -248,6 +258,8 @@ def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, s
         weights = class_weights(config, task, labels, len(counts))
     feed = feeder(config, data, task, weights)
     state = loop.run(model, config, data, feed, run_dir, stop, state)
+    if not distribute.current().is_chief:  # distributed: the chief keeps the model
+        return
     best_path = run_dir / "checkpoints" / "best.keras"
     if state.best is None or not best_path.exists():
         monitor, _ = monitor_of(config, task)
@@ -448,6 +460,7 @@ def environment(config: ExperimentConfig) -> dict:
         "git_commit": commit,
         "seed": config.seed,
         "deterministic": config.train.deterministic,
+        "distribute": distribute.current().describe(),
         "cpu_count": os.cpu_count(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
     }

@@ -21,7 +21,7 @@ from dltrain.config import ExperimentConfig
 from dltrain.data import stream
 from dltrain.data.cache import Processed
 from dltrain.errors import DivergedError
-from dltrain.training import checkpoint, stages
+from dltrain.training import checkpoint, distribute, stages
 from dltrain.training.setup import monitor_of
 
 
@@ -76,8 +76,11 @@ def run(
     steps_per_epoch = stream.steps(data, "train", batch)
     weighted = feed.weights is not None
     val_steps = stream.split_steps(data, "val", batch)
-    val_ds = stream.dataset(
-        lambda: stream.split_batches(data, "val", batch, feed.eval_batch), feed.specs()
+    dist = distribute.current()  # distributed: batches split across replicas
+    val_ds = dist.prepare(
+        stream.dataset(
+            lambda: stream.split_batches(data, "val", batch, feed.eval_batch), feed.specs()
+        )
     )
     per_call = int(model.steps_per_execution)
     model.make_train_function()
@@ -96,7 +99,7 @@ def run(
             if state.step == 0:
                 model.reset_metrics()  # mid-epoch, the restored accumulators carry on
             epoch, start = state.epoch, state.step
-            batches = iter(
+            batches = dist.iterator(
                 stream.dataset(
                     lambda e=epoch, s=start: stream.epoch_batches(
                         data, config.seed, e, s, batch, feed.fit_batch
@@ -115,7 +118,7 @@ def run(
                 state.step += done
                 before = state.global_step
                 state.global_step += done
-                if stop.received is not None:
+                if dist.stopping(stop):  # distributed: all workers stop at the same step
                     save_state()
                     stop.check()
                 if (
@@ -129,7 +132,7 @@ def run(
             if stage:
                 row["stage"] = stage
             row.update({k: float(v) for k, v in model.get_metrics_result().items()})
-            val_logs = model.evaluate(val_ds, steps=val_steps, verbose=0, return_dict=True)
+            val_logs = dist.evaluate(model, val_ds, val_steps)  # distributed: all replicas
             row.update({f"val_{k}": float(v) for k, v in val_logs.items()})
             if not math.isfinite(row["val_loss"]):
                 raise _diverged(config, state.epoch + 1, 0, run_dir)
@@ -154,7 +157,7 @@ def run(
                 on_epoch_end(state, row, seconds)
             shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
             progress.update(task_id, completed=state.epoch, metrics=shown)
-            if stop.received is not None:
+            if dist.stopping(stop):
                 stop.check()
         stop.fitting = False
     return state

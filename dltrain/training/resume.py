@@ -6,7 +6,7 @@ from dltrain import console, runs
 from dltrain.config import load_config
 from dltrain.data.cache import preprocess
 from dltrain.errors import DataError, DivergedError, UsageError
-from dltrain.training import checkpoint
+from dltrain.training import checkpoint, distribute
 from dltrain.training.fit import (
     TrainResult,
     complete,
@@ -33,7 +33,10 @@ def resume(run_id: str) -> TrainResult:
     the run started, or resuming is refused.
     """
     run_dir = runs.resolve_run(run_id)
-    with runs.RunLock(run_dir) as lock:
+    dataset = runs.read_json(run_dir / "dataset.json")
+    config = load_config(run_dir / "config.yaml", [f"data.path={dataset['source']['path']}"])
+    dist = distribute.setup(config.train)  # distributed: before any TF op
+    with distribute.resume_folders(run_dir) as (lock, write_dir):
         status = runs.read_json(run_dir / "status.json")
         state_name = status.get("status")
         if state_name == "completed":
@@ -43,8 +46,6 @@ def resume(run_id: str) -> TrainResult:
                 f"run {run_id} diverged ({status.get('message', '')}); resuming would repeat it. "
                 "Start a new run with a lower learning rate"
             )
-        dataset = runs.read_json(run_dir / "dataset.json")
-        config = load_config(run_dir / "config.yaml", [f"data.path={dataset['source']['path']}"])
         data = preprocess(config)
         for name in ("train", "val", "test"):
             if data.manifest["split"][name]["sha256"] != dataset["split"][name]["sha256"]:
@@ -55,19 +56,28 @@ def resume(run_id: str) -> TrainResult:
                 )
         if lock.stale_pid:
             console.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")
-        with guarded(run_dir) as stop:
+        # distributed: non-chief workers write elsewhere; a lost worker is exit 4
+        with guarded(write_dir) as stop, dist.failures():
             task = training_task(config, data.manifest)
             prior = data.sample("train")
             n_classes = len(data.manifest["classes"])
             seeded(config)
-            model = new_model(config, task, data.transform, prior.y, n_classes)
-            _build_state(model, prior, feeder(config, data, task))
-            checkpoint.clean_temporary(run_dir)
+            feed = feeder(config, data, task)
+            with dist.scope():  # distributed: variables mirrored on every replica
+                model = dist.built(
+                    new_model(config, task, data.transform, prior.y, n_classes), feed
+                )
+            _build_state(model, prior, feed)
+            if dist.is_chief:  # distributed: the run's files are the chief's
+                checkpoint.clean_temporary(run_dir)
             restored = checkpoint.load_latest(run_dir, model)
             if restored is None:
                 console.warn("no checkpoint was written yet: training starts from epoch 1")
                 seeded(config)
-                model = new_model(config, task, data.transform, prior.y, n_classes)
+                with dist.scope():
+                    model = dist.built(
+                        new_model(config, task, data.transform, prior.y, n_classes), feed
+                    )
                 state = LoopState()
             else:
                 for warning in restored.skipped:
@@ -78,7 +88,9 @@ def resume(run_id: str) -> TrainResult:
                     f"after step {meta['step']}"
                 )
                 state = LoopState(**meta)
-            fit_model(run_dir, config, data, model, stop, state)
+            fit_model(write_dir, config, data, model, stop, state)
+            if not dist.is_chief:
+                return TrainResult(None, None, {}, [], worker=dist.describe())
             checks = _recorded_checks(run_dir)
             metrics, checks = finish(run_dir, config, data, checks)
             complete(run_dir)

@@ -192,7 +192,7 @@ _warned_precision = False
 
 
 def precision_policy(config: ExperimentConfig) -> str:
-    """"mixed_float16" when asked for and a GPU is present; float32 otherwise (warned)."""
+    """ "mixed_float16" when asked for and a GPU is present; float32 otherwise (warned)."""
     if not config.train.mixed_precision:
         return "float32"
     if on_gpu():

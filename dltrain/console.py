@@ -61,6 +61,18 @@ def table(
     markup: bool = False,
 ) -> None:
     """Prints a table; cells are converted with `str` (and escaped unless `markup`)."""
+    out.print(make_table(title, columns, rows, caption=caption, markup=markup))
+
+
+def make_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    caption: str | None = None,
+    markup: bool = False,
+) -> Table:
+    """The Rich table that `table` prints (for a live display)."""
     rows = [[str(cell) for cell in row] for row in rows]
     t = Table(title=title, caption=caption, title_justify="left")
     for i, column in enumerate(columns):
@@ -68,7 +80,15 @@ def table(
         t.add_column(column, justify="right" if numeric and i else "left", no_wrap=i == 0)
     for row in rows:
         t.add_row(*(cell if markup else _escape(cell) for cell in row))
-    out.print(t)
+    return t
+
+
+def live(renderable):
+    """A live display of `renderable` (e.g. the table of a study's trials); a context
+    manager whose `update(new)` redraws it. Training progress bars nest inside it."""
+    from rich.live import Live
+
+    return Live(renderable, console=out, refresh_per_second=4, transient=False)
 
 
 def progress():

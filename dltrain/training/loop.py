@@ -46,6 +46,7 @@ def run(
     run_dir: Path,
     stop,
     state: LoopState,
+    on_epoch=None,
 ) -> LoopState:
     """Trains from `state` until the last epoch or early stopping; returns the final state.
 
@@ -58,6 +59,8 @@ def run(
         stop: the `StopSignals` of the run; a signal ends the loop after the current step,
             with a checkpoint.
         state: where to start.
+        on_epoch: called as `on_epoch(epoch, row)` with each epoch's history row (e.g. a
+            tuning trial reporting to its pruner; it may raise to stop). Defaults to None.
 
     Raises:
         DivergedError: a NaN/Inf loss (exit 5); no checkpoint is written from that state.
@@ -121,6 +124,8 @@ def run(
                 raise _diverged(config, state.epoch + 1, 0, run_dir)
             state.history.append(row)
             _write_history(run_dir / "history.csv", state.history)
+            if on_epoch is not None:
+                on_epoch(state.epoch, row)
             current = row[monitor]
             if state.best is None or (
                 current < state.best - min_delta

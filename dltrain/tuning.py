@@ -29,6 +29,7 @@ import math
 import os
 import socket
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ SCHEMES = ("sqlite", "postgresql", "mysql")
 FIXED = ("name", "seed", "tune", "evaluate", "data.path", "data.labels", "data.target",
          "data.split", "data.group", "data.id", "data.kind")  # fmt: skip
 TRIAL_FAILURES = (ConfigError, DataError, DivergedError)
+LOST = "its worker stopped without finishing it (killed, or the machine was lost)"
 
 
 @dataclass(frozen=True)
@@ -219,12 +221,12 @@ def open_storage(url: str):
     """An Optuna RDB storage with heartbeats; a bad or unreachable URL is a `UsageError`."""
     import optuna
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
     shown = redact(url)
     fix = (
-        "Use sqlite:///path/to/study.db, or postgresql://user:password@host:5432/database "
-        "(needs `pip install 'dltrain[postgres]'`)"
+        "Use sqlite:///path/to/study.db, or postgresql+psycopg://user:password@host:5432/"
+        "database (needs `pip install 'dltrain[postgres]'`)"
     )
     try:
         scheme = make_url(url).get_backend_name()
@@ -238,12 +240,18 @@ def open_storage(url: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=_replace_ticket,
-            )
+            for attempt in range(5):
+                try:
+                    return optuna.storages.RDBStorage(
+                        url,
+                        heartbeat_interval=HEARTBEAT_S,
+                        grace_period=GRACE_S,
+                        heartbeat_stale_trial_callback=_replace_ticket,
+                    )
+                except IntegrityError:  # another worker is creating the tables right now
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.5 + attempt)
         except ImportError as exc:
             raise UsageError(
                 f"--storage {shown!r} needs a database driver that is not installed "
@@ -349,18 +357,17 @@ def _enqueue(study, n: int) -> None:
 def _replace_ticket(study, trial) -> None:
     """Optuna's failed-trial callback (and ours): a trial lost with its worker gets a fresh
     ticket, so the study still reaches its number of finished trials."""
-    study._storage.set_trial_user_attr(
-        trial._trial_id,
-        "fail_reason",
-        "its worker stopped without finishing it (killed, or the machine was lost)",
-    )
+    import optuna
+
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # already FAIL
+        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", LOST)
     for run_id in trial.user_attrs.get("runs", []):
         with contextlib.suppress(DltrainError, OSError, ValueError):
             run_dir = runs.runs_root() / runs.validate_run_id(run_id)
             status = runs.read_json(run_dir / "status.json")
             if status.get("status") == "running":
                 runs.set_status(run_dir, "interrupted", message="its tune worker stopped")
-    study.enqueue_trial({}, skip_if_exists=False)
+    study.enqueue_trial({}, user_attrs={"replaces": trial.number}, skip_if_exists=False)
 
 
 def fail_lost_trials(study) -> list[int]:
@@ -379,6 +386,7 @@ def fail_lost_trials(study) -> list[int]:
         if worker.get("host") != host or runs._alive(int(worker.get("pid", 0))):
             continue
         try:
+            study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", LOST)
             if study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
                 _replace_ticket(study, trial)
                 failed.append(trial.number)
@@ -629,9 +637,9 @@ def finish_study(study, name, folder, config, config_path, overrides, url, argv)
         "cv": best.user_attrs.get("cv"),
     }
     final = None
-    if config.tune.final == "train" and _claim_final(folder, study):
+    if config.tune.final == "train" and _claim_final(folder, study, len(all_trials)):
         final = _final_run(best_config, folder, name, best, plots, argv)
-        study.set_user_attr("final_run", final.run_id)
+        study.set_user_attr("final_run", {"trials": len(all_trials), "run": final.run_id})
     runs.write_json(
         folder / "study.json",
         {
@@ -640,7 +648,7 @@ def finish_study(study, name, folder, config, config_path, overrides, url, argv)
             "objective": study.user_attrs.get("objective"),
             "trials": counts,
             "best": info,
-            "final_run": study.user_attrs.get("final_run"),
+            "final_run": (study.user_attrs.get("final_run") or {}).get("run"),
         },
     )
     return TuneResult(name, folder, redact(url), counts, info, final)
@@ -691,7 +699,7 @@ def _write_trials_csv(path: Path, trials) -> None:
                 "" if "std" not in cv else repr(cv["std"]),
                 *(t.params.get(k, "") for k in keys),
                 " ".join(t.user_attrs.get("runs", [])),
-                _first_line(t.user_attrs.get("fail_reason")),
+                _first_line(_why(t)),
             ]
         )
     runs.atomic_write_text(path, buf.getvalue())
@@ -731,12 +739,13 @@ def _plots(study, folder: Path) -> list[Path]:
     return made
 
 
-def _claim_final(folder: Path, study) -> bool:
-    """Only one worker (per runs folder, and per study as far as it can see) retrains."""
-    if study.user_attrs.get("final_run"):
+def _claim_final(folder: Path, study, n_trials: int) -> bool:
+    """Only one worker retrains the best of these `n_trials` trials: per runs folder (an
+    atomic mkdir), and per study as far as it can see (the study's `final_run`)."""
+    if (study.user_attrs.get("final_run") or {}).get("trials") == n_trials:
         return False
     try:
-        (folder / "final.claim").mkdir()
+        (folder / f"final-{n_trials}.claim").mkdir()
     except FileExistsError:
         return False
     return True
@@ -793,7 +802,7 @@ class _TrialTable:
                     state,
                     value,
                     *(_short(t.params.get(k, "")) for k in self.keys),
-                    _first_line(t.user_attrs.get("fail_reason"))[:80],
+                    _first_line(_why(t))[:80],
                 ]
             )
         waiting = sum(t.state.name == "WAITING" for t in trials)
@@ -802,6 +811,13 @@ class _TrialTable:
             ["trial", "state", self.metric, *self.keys, "note"],
             rows,
         )
+
+
+def _why(trial) -> str | None:
+    """Why a trial failed or was pruned; a trial failed by Optuna's heartbeat check has no
+    reason of its own, but its replacement says which trial it replaces."""
+    reason = trial.user_attrs.get("fail_reason")
+    return LOST if reason is None and trial.state.name == "FAIL" else reason
 
 
 def _reason(exc: DltrainError) -> str:

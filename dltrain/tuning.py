@@ -398,6 +398,16 @@ def fail_lost_trials(study) -> list[int]:
     return failed
 
 
+def _fail_lost(study, name: str) -> None:
+    """Fails (and replaces) lost trials, and says so."""
+    lost = fail_lost_trials(study)
+    if lost:
+        console.warn(
+            f"trial(s) {', '.join(map(str, lost))} of study {name!r} were left running by a "
+            "worker that stopped; marked failed, and new trials replace them"
+        )
+
+
 def _pop_ticket(study):
     """The next WAITING trial, now RUNNING and ours, or None when the study is done."""
     import optuna
@@ -573,15 +583,13 @@ def tune(
     task = training_task(config, preprocess(config).manifest)
     metric, direction = objective_of(config, task)
     study = open_study(storage, name, config, metric, direction, trials or config.tune.trials)
-    lost = fail_lost_trials(study)
-    if lost:
-        console.warn(
-            f"trial(s) {', '.join(map(str, lost))} of study {name!r} were left running by a "
-            "worker that stopped; marked failed, and new trials replace them"
-        )
     table = _TrialTable(study, metric, list(config.tune.space))
     with console.live(table.render()) as live:
-        while (trial := _pop_ticket(study)) is not None:
+        while True:
+            _fail_lost(study, name)  # before each trial: a lost trial's ticket comes back
+            trial = _pop_ticket(study)
+            if trial is None:
+                break
             table.running = trial.number
             live.update(table.render())
             with _Heartbeat(storage, trial._trial_id):

@@ -132,7 +132,9 @@ def train(
 def resume(run_id: RunIdArg) -> None:
     """Continue an interrupted run exactly where its last checkpoint left off."""
     from dltrain.runs import RunLock, resolve_run
+    from dltrain.tuning import refuse_trial
 
+    refuse_trial(run_id, "resume")
     RunLock(resolve_run(run_id)).ensure_free()  # refuse at once, before loading TensorFlow
     _backend()
     from dltrain.training.resume import resume as run_resume
@@ -162,6 +164,10 @@ def evaluate(
     ] = None,
 ) -> None:
     """Recompute a run's test metrics (with 95% CIs) from its saved model, or on external data."""
+    if data is None:
+        from dltrain.tuning import refuse_trial
+
+        refuse_trial(run_id, "evaluate")
     _backend()
     from dltrain.evaluation.evaluate import evaluate_run
 

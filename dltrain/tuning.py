@@ -844,6 +844,23 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def refuse_trial(run_id: str, command: str) -> None:
+    """Raises `UsageError` when `run_id` is a trial run: a trial never scores the test split,
+    and a lost trial is replaced by `dltrain tune`, not resumed."""
+    path = runs.resolve_run(run_id) / "study.json"
+    if not path.is_file():
+        return
+    link = runs.read_json(path)
+    if link.get("role") == "final":
+        return
+    raise UsageError(
+        f"run {run_id} is trial {link.get('trial')} of study {link.get('study')!r}; `dltrain "
+        f"{command}` would score it on the test split, which trials never see. Re-run "
+        "`dltrain tune` to continue the study (lost trials are replaced), and train or "
+        f"evaluate its best config (runs/{link.get('study')}/best.yaml) instead"
+    )
+
+
 def study_runs(study: str) -> list[dict]:
     """The trial runs (and the final run) of a study, from their study.json files."""
     study_folder(study)

@@ -105,13 +105,16 @@ def test_study_trials_best_yaml_final_run_and_resume(experiment, workdir, cli):
 
     listed = _ok(cli("runs", "--study", "demo")).output
     assert "demo-trial0" in listed and "demo-trial1" in listed and "demo-1" in listed
+    for command in ("resume", "evaluate"):  # a trial run is never scored on test
+        refused = cli(command, "demo-trial0")
+        assert refused.exit_code == 2 and "is trial 0 of study 'demo'" in refused.output
 
-    # re-running continues the study: one more trial up to --trials 3, then a new final run
-    _ok(cli("tune", experiment, "--trials", "3"))
+    # re-running continues the study: one more trial up to --trials 3
+    _ok(cli("tune", experiment, "--trials", "3", "--set", "tune.final=none"))
     trials = _study(workdir).get_trials()
     assert [t.number for t in trials] == [0, 1, 2]
     assert (workdir / "runs" / "demo-trial2").is_dir()
-    assert (workdir / "runs" / "demo-2" / "metrics.json").is_file()
+    assert not (workdir / "runs" / "demo-2").exists()
     assert len((folder / "trials.csv").read_text().strip().splitlines()) == 1 + 3
 
 

@@ -24,6 +24,7 @@ once: the only time the test split is looked at.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import os
@@ -530,8 +531,9 @@ def run_trial(
             return _Outcome("PRUNED", reason=str(exc)), params
         except TRIAL_FAILURES as exc:
             return _Outcome("FAIL", reason=_reason(exc)), params
-        finally:
-            keras.backend.clear_session()  # trials share the process: free the graph
+        finally:  # trials share the process: drop the graph, collect the model's cycles
+            keras.backend.clear_session(free_memory=False)
+            gc.collect()  # fast: the objects before the first trial are frozen (see `tune`)
         values.append(value)
     mean = float(np.mean(values))
     if folds:
@@ -584,7 +586,13 @@ def tune(
     metric, direction = objective_of(config, task)
     study = open_study(storage, name, config, metric, direction, trials or config.tune.trials)
     table = _TrialTable(study, metric, list(config.tune.space))
-    with console.live(table.render()) as live:
+    # TensorFlow and Keras are ~440k long-lived objects: a full garbage collection after
+    # each trial took 0.5-1.2 s on 2 cores. Frozen, they are skipped (~0.01 s).
+    gc.collect()
+    gc.freeze()
+    with contextlib.ExitStack() as stack:
+        stack.callback(gc.unfreeze)
+        live = stack.enter_context(console.live(table.render()))
         while True:
             _fail_lost(study, name)  # before each trial: a lost trial's ticket comes back
             trial = _pop_ticket(study)

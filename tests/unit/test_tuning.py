@@ -152,3 +152,19 @@ def test_bad_storage_url(url, message):
 def test_redact_hides_the_password():
     shown = tuning.redact("postgresql+psycopg://me:s3cret@db.example:5432/studies")
     assert "s3cret" not in shown and "me:***@db.example" in shown
+
+
+def test_pruners_follow_the_config(tmp_path):
+    import optuna
+
+    cfg = _config(tmp_path)
+    assert isinstance(tuning._pruner(cfg), optuna.pruners.MedianPruner)
+    hyper = load_config(
+        tmp_path / "exp.yaml",
+        ["tune.pruner={name: hyperband, min_epochs: 1}", "tune.cv={folds: 3}"],
+    )
+    pruner = tuning._pruner(hyper)
+    assert isinstance(pruner, optuna.pruners.HyperbandPruner)
+    assert pruner._max_resource == hyper.train.epochs * 3  # steps run over every fold
+    none = load_config(tmp_path / "exp.yaml", ["tune.pruner={name: none}"])
+    assert isinstance(tuning._pruner(none), optuna.pruners.NopPruner)

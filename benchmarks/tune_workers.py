@@ -8,7 +8,9 @@ Usage (from the repository root; needs a PostgreSQL URL, e.g. from .ci/postgres.
 Each measurement is a fresh study (its own name) on the same database: N `dltrain tune`
 processes are started together and timed from launch until the last one exits, so the
 figure includes each worker's start (Python + TensorFlow import) and the study's
-bookkeeping. Rounds run in the order 1, 2, 2, 1, ... so that load from other processes
+bookkeeping. "CPU s" is the user+system time of the workers (CPU s / wall s = the cores
+they actually got), "load" the 1-minute load average when the study started (other
+processes on the machine). Rounds run in the order 1, 2, 2, 1, ... so that load from other processes
 on the machine falls on both variants. The trials are identical in cost (tiny tabular
 MLP, 2 epochs, no pruning, no sanity suite, no final run); the script checks that each
 study has exactly `--trials` completed trials and reports how many each worker ran.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,7 +60,7 @@ def _table(n: int = 600) -> pd.DataFrame:
 
 def _study(
     folder: Path, storage: str, workers: int, trials: int, threads: int | None
-) -> tuple[float, list[int]]:
+) -> tuple[float, float, list[int]]:
     import optuna
 
     name = f"bench-{workers}w-{uuid.uuid4().hex[:8]}"
@@ -71,6 +74,7 @@ def _study(
         env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
     command = [sys.executable, "-m", "dltrain", "tune", str(folder / "exp.yaml"),
                "--storage", storage, "--study", name, "--trials", str(trials)]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -85,6 +89,8 @@ def _study(
     ]
     errors = [p.communicate()[1] for p in procs]
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     for p, err in zip(procs, errors, strict=True):
         if p.returncode != 0:
             sys.exit(f"a worker failed (exit {p.returncode}):\n{err}")
@@ -93,7 +99,7 @@ def _study(
     per_worker = [
         sum(t.user_attrs["worker"]["pid"] == p.pid for t in done) for p in procs
     ]  # fmt: skip
-    return wall, per_worker
+    return wall, cpu, per_worker
 
 
 def main() -> None:
@@ -116,11 +122,17 @@ def main() -> None:
         _table().to_csv(folder / "table.csv", index=False)
         (folder / "exp.yaml").write_text(CONFIG.lstrip())
         order = [w for r in range(args.rounds) for w in ((1, 2) if r % 2 == 0 else (2, 1))]
-        print(f"{'round':>5} {'workers':>7} {'wall s':>8}  trials per worker")
+        print(
+            f"{'round':>5} {'workers':>7} {'wall s':>8} {'CPU s':>7} {'load':>5}  trials per worker"
+        )
         for i, workers in enumerate(order):
-            wall, per_worker = _study(folder, args.storage, workers, args.trials, args.threads)
+            load = os.getloadavg()[0]
+            wall, cpu, per_worker = _study(folder, args.storage, workers, args.trials, args.threads)
             times[workers].append(wall)
-            print(f"{i // 2 + 1:>5} {workers:>7} {wall:>8.1f}  {per_worker}", flush=True)
+            print(
+                f"{i // 2 + 1:>5} {workers:>7} {wall:>8.1f} {cpu:>7.1f} {load:>5.1f}  {per_worker}",
+                flush=True,
+            )
     one, two = statistics.median(times[1]), statistics.median(times[2])
     print(f"\nmedian wall time, {args.trials} trials: 1 worker {one:.1f} s, 2 workers {two:.1f} s")
     print(f"ratio 2 workers / 1 worker: {two / one:.2f} (speed-up {one / two:.2f}x)")

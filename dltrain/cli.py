@@ -307,6 +307,9 @@ def tune(
     argv = ["dltrain", "tune", str(config)]
     for item in set_ or []:
         argv += ["--set", item]
+    argv += ["--trials", str(trials)] if trials is not None else []
+    argv += ["--storage", tuning.redact(storage)] if storage is not None else []  # no password
+    argv += ["--study", study] if study is not None else []
     result = tuning.tune(
         cfg, config, list(set_ or []), argv, trials=trials, storage_url=storage, study_name=name
     )
@@ -339,7 +342,10 @@ def _print_study_runs(study: str) -> None:
                 "" if not fold else f"{fold['index'] + 1}/{fold['folds']}",
                 r["status"].get("status", "?"),
                 "" if link.get("value") is None else f"{link['value']:.4f}",
-                " ".join(f"{k}={v}" for k, v in (link.get("params") or {}).items()),
+                " ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in (link.get("params") or {}).items()
+                ),
             ]
         )
     if not rows:

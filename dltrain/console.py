@@ -6,6 +6,7 @@ and from the training callback) writes to the terminal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -83,12 +84,18 @@ def make_table(
     return t
 
 
+@contextlib.contextmanager
 def live(renderable):
-    """A live display of `renderable` (e.g. the table of a study's trials); a context
-    manager whose `update(new)` redraws it. Training progress bars nest inside it."""
+    """A live display of `renderable` (e.g. the table of a study's trials); yields the Rich
+    `Live` whose `update(new)` redraws it. Training progress bars nest inside it."""
     from rich.live import Live
 
-    return Live(renderable, console=out, refresh_per_second=4, transient=False)
+    try:
+        with Live(renderable, console=out, refresh_per_second=4, transient=False) as display:
+            yield display
+    finally:
+        if not out.is_terminal:  # a log or pipe gets the last table, then a line break
+            out.line()
 
 
 def progress():

@@ -28,6 +28,7 @@ import gc
 import json
 import math
 import os
+import shlex
 import socket
 import threading
 import time
@@ -47,6 +48,7 @@ from dltrain.errors import (
     DataError,
     DivergedError,
     DltrainError,
+    InterruptedRun,
     RunError,
     UsageError,
 )
@@ -605,9 +607,20 @@ def tune(
                     outcome, _ = run_trial(
                         trial, config, name, config_path, overrides, argv, storage
                     )
-                except BaseException as exc:  # Ctrl-C, SIGTERM, a bug: the trial failed
-                    reason = exc.message if isinstance(exc, DltrainError) else type(exc).__name__
-                    trial.set_user_attr("fail_reason", f"stopped: {reason}")
+                except (InterruptedRun, KeyboardInterrupt) as exc:  # Ctrl-C or SIGTERM
+                    code = exc.exit_code if isinstance(exc, InterruptedRun) else 130
+                    how = "SIGTERM" if code == 143 else "Ctrl-C"
+                    trial.set_user_attr("fail_reason", f"stopped by {how}")
+                    study.tell(trial, state=TrialState.FAIL)
+                    study.enqueue_trial({}, user_attrs={"replaces": trial.number})
+                    again = " ".join(shlex.quote(a) for a in argv)
+                    raise InterruptedRun(
+                        f"study {name!r} stopped by {how} during trial {trial.number}, which is "
+                        f"marked failed and will be replaced; continue the study with: {again}",
+                        signal_exit_code=code,
+                    ) from None
+                except BaseException as exc:  # a bug: the trial failed, and so does tune
+                    trial.set_user_attr("fail_reason", f"stopped: {type(exc).__name__}: {exc}")
                     study.tell(trial, state=TrialState.FAIL)
                     raise
             if outcome.reason:

@@ -244,3 +244,23 @@ def test_bad_storage_url(experiment, workdir, cli, url, needle):
 def test_runs_of_unknown_study(workdir, cli):
     result = cli("runs", "--study", "nope")
     assert result.exit_code == 2 and "no runs of study 'nope'" in result.output
+
+
+def test_interrupted_trial_is_failed_and_replaced(experiment, workdir, cli, monkeypatch):
+    """Ctrl-C during a trial: exit 130, the trial FAIL with the reason, a ticket replaces it."""
+    from dltrain.training import fit
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit, "_train_in", interrupted)
+    result = cli("tune", experiment, "--set", "tune.final=none")
+    assert result.exit_code == 130, result.output
+    assert "stopped by Ctrl-C during trial 0" in result.output
+    assert "continue the study with: dltrain tune" in result.output
+    trials = _study(workdir).get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING", "WAITING"]
+    assert trials[0].user_attrs["fail_reason"] == "stopped by Ctrl-C"
+    assert trials[2].user_attrs["replaces"] == 0
+    status = json.loads((workdir / "runs" / "demo-trial0" / "status.json").read_text())
+    assert status["status"] == "interrupted"

@@ -220,7 +220,7 @@ class DltrainArm:
                 self.run_dir,
                 _NoStop(),
                 self.state,
-                on_epoch_end=lambda state, row, s: seconds.append(s),
+                on_epoch=lambda epoch, row, s: seconds.append(s),
             )
         finally:
             console.out.quiet = False

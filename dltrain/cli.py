@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from dltrain import console
-from dltrain.errors import DltrainError, InterruptedRun
+from dltrain.errors import DltrainError, InterruptedRun, UsageError
 
 app = typer.Typer(
     name="dltrain",
@@ -136,7 +136,9 @@ def resume(run_id: RunIdArg) -> None:
     """Continue an interrupted run exactly where its last checkpoint left off."""
     from dltrain.runs import RunLock, resolve_run
     from dltrain.training.distribute import is_other_worker
+    from dltrain.tuning import refuse_trial
 
+    refuse_trial(run_id, "resume")
     run_dir = resolve_run(run_id)
     if not is_other_worker(run_dir):  # distributed: only the chief locks the run
         RunLock(run_dir).ensure_free()  # refuse at once, before loading TensorFlow
@@ -171,6 +173,10 @@ def evaluate(
     ] = None,
 ) -> None:
     """Recompute a run's test metrics (with 95% CIs) from its saved model, or on external data."""
+    if data is None:
+        from dltrain.tuning import refuse_trial
+
+        refuse_trial(run_id, "evaluate")
     _backend()
     from dltrain.evaluation.evaluate import evaluate_run
 
@@ -237,8 +243,16 @@ def export(
 
 @app.command("runs")
 @handled
-def list_runs() -> None:
+def list_runs(
+    study: Annotated[
+        str | None,
+        typer.Option("--study", help="List the trial runs of this tuning study instead."),
+    ] = None,
+) -> None:
     """List runs with their status and headline test metric."""
+    if study is not None:
+        _print_study_runs(study)
+        return
     from dltrain.config.evaluate import HEADLINE
     from dltrain.runs import list_runs as collect
     from dltrain.runs import runs_root
@@ -292,6 +306,90 @@ def report(run_id: RunIdArg) -> None:
 
     path = report_run(run_id)
     console.info(f"Report: {path}")
+
+
+@app.command()
+@handled
+def tune(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", min=1, help="Trials in the study (default: tune.trials)."),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="Study database URL, e.g. postgresql://user:pw@host/db for several workers "
+            "(default: SQLite in runs/STUDY/).",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name (default: the config's name).")
+    ] = None,
+) -> None:
+    """Search tune.space with Optuna (each trial a run, judged on validation), then train the
+    best config and test it once. Re-running continues the study; workers may share it."""
+    from dltrain.config import load_config
+
+    cfg = load_config(config, set_)
+    from dltrain import tuning
+
+    tuning.check_space(cfg)
+    name = study or cfg.name
+    tuning.study_folder(name)
+    if storage is not None:
+        tuning.open_storage(storage)  # a bad URL fails now, before TensorFlow loads
+    _backend()
+    argv = ["dltrain", "tune", str(config)]
+    for item in set_ or []:
+        argv += ["--set", item]
+    argv += ["--trials", str(trials)] if trials is not None else []
+    argv += ["--storage", tuning.redact(storage)] if storage is not None else []  # no password
+    argv += ["--study", study] if study is not None else []
+    result = tuning.tune(
+        cfg, config, list(set_ or []), argv, trials=trials, storage_url=storage, study_name=name
+    )
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in result.counts.items())
+    console.info(f"Study {result.study} ({result.storage}): {counts}")
+    if result.best is None:
+        console.info("Other workers are still running trials; the last one writes best.yaml.")
+        return
+    best = result.best
+    spread = f" ± {best['cv']['std']:.4f} over folds" if best.get("cv") else ""
+    console.info(f"Best trial {best['number']}: {best['value']:.4f}{spread} {best['params']}")
+    console.info(f"Best config: {result.folder / tuning.BEST_YAML}")
+    if result.final is not None:
+        _print_metrics(result.final.metrics, f"Final run {result.final.run_id} (best config)")
+        console.info(f"Run folder: {result.final.run_dir}")
+
+
+def _print_study_runs(study: str) -> None:
+    from dltrain.tuning import study_runs
+
+    rows = []
+    for r in study_runs(study):
+        link = r["link"]
+        fold = link.get("fold")
+        rows.append(
+            [
+                r["id"],
+                link.get("role", "trial"),
+                link.get("trial", link.get("best_trial", "")),
+                "" if not fold else f"{fold['index'] + 1}/{fold['folds']}",
+                r["status"].get("status", "?"),
+                "" if link.get("value") is None else f"{link['value']:.4f}",
+                " ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in (link.get("params") or {}).items()
+                ),
+            ]
+        )
+    if not rows:
+        raise UsageError(f"no runs of study {study!r}; start it with: dltrain tune CONFIG")
+    columns = ["run", "role", "trial", "fold", "status", "value", "params"]
+    console.table(f"Runs of study {study}", columns, rows)
 
 
 def _backend() -> None:

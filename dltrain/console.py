@@ -6,6 +6,7 @@ and from the training callback) writes to the terminal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -61,6 +62,18 @@ def table(
     markup: bool = False,
 ) -> None:
     """Prints a table; cells are converted with `str` (and escaped unless `markup`)."""
+    out.print(make_table(title, columns, rows, caption=caption, markup=markup))
+
+
+def make_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    caption: str | None = None,
+    markup: bool = False,
+) -> Table:
+    """The Rich table that `table` prints (for a live display)."""
     rows = [[str(cell) for cell in row] for row in rows]
     t = Table(title=title, caption=caption, title_justify="left")
     for i, column in enumerate(columns):
@@ -68,7 +81,21 @@ def table(
         t.add_column(column, justify="right" if numeric and i else "left", no_wrap=i == 0)
     for row in rows:
         t.add_row(*(cell if markup else _escape(cell) for cell in row))
-    out.print(t)
+    return t
+
+
+@contextlib.contextmanager
+def live(renderable):
+    """A live display of `renderable` (e.g. the table of a study's trials); yields the Rich
+    `Live` whose `update(new)` redraws it. Training progress bars nest inside it."""
+    from rich.live import Live
+
+    try:
+        with Live(renderable, console=out, refresh_per_second=4, transient=False) as display:
+            yield display
+    finally:
+        if not out.is_terminal:  # a log or pipe gets the last table, then a line break
+            out.line()
 
 
 def progress():

@@ -11,6 +11,7 @@ from dltrain.config.data import DataConfig
 from dltrain.config.evaluate import EvaluateConfig
 from dltrain.config.models import MLPConfig, ModelConfig
 from dltrain.config.train import TrainConfig
+from dltrain.config.tune import TuneConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
@@ -30,6 +31,8 @@ class ExperimentConfig(Section):
     """How the model is fitted."""
     evaluate: EvaluateConfig = EvaluateConfig()
     """How the model is judged."""
+    tune: TuneConfig = TuneConfig()
+    """The hyperparameter search of `dltrain tune` (ignored by `train`)."""
 
     _locator: object = PrivateAttr(default=None)
 

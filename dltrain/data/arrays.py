@@ -151,7 +151,7 @@ def load_transform(path: Path):
     return TabularTransform.load(path)
 
 
-def build_arrays(config, samples, sha: str, folder: Path) -> dict:
+def build_arrays(config, samples, sha: str, folder: Path, fold=None) -> dict:
     """Splits, fits on train only and writes the shards of a non-tabular dataset.
 
     Returns:
@@ -176,6 +176,7 @@ def build_arrays(config, samples, sha: str, folder: Path) -> dict:
         column=table[split_column] if split_column else None,
         seed=config.seed,
         where_row=samples.where,
+        fold=fold,
     )
     if target.labels is not None:
         splitting.check_classes_present(parts, target.labels, target.classes)
@@ -268,6 +269,7 @@ def build_arrays(config, samples, sha: str, folder: Path) -> dict:
         "input_shape": transform.shape,
         "features": [],
         "split": {"method": cfg.split.method, "seed": config.seed, **split_info},
+        **({"fold": {"index": fold[0], "folds": fold[1]}} if fold else {}),
         "audit": audit,
         "statistics": "preprocessing.json",
         "fitted_on": "train",

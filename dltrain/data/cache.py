@@ -153,13 +153,17 @@ def read_shard(path: Path) -> Split:
         ) from None
 
 
-def fingerprint(config: ExperimentConfig, source_sha: str) -> str:
+def fingerprint(
+    config: ExperimentConfig, source_sha: str, fold: tuple[int, int] | None = None
+) -> str:
     key = {
         "format": CACHE_FORMAT,
         "source_sha256": source_sha,
         "data": config.data.model_dump(mode="json", exclude={"path"}),
         "seed": config.seed,
     }
+    if fold is not None:  # a cross-validation fold of `dltrain tune`: its own cache folder
+        key["fold"] = list(fold)
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -170,8 +174,14 @@ def source_path(config: ExperimentConfig) -> Path:
     )
 
 
-def preprocess(config: ExperimentConfig) -> Processed:
+def preprocess(config: ExperimentConfig, fold: tuple[int, int] | None = None) -> Processed:
     """Validates, splits, fits and writes the dataset, or finds it in the cache.
+
+    Args:
+        config: the experiment.
+        fold: (index, folds): the cross-validation fold `index` of train+val as val, with
+            preprocessing fitted on that fold's train part (see `splits.split_rows`).
+            Defaults to None, the configured split.
 
     Returns:
         The processed dataset; `hit` says whether it came from the cache.
@@ -187,13 +197,13 @@ def preprocess(config: ExperimentConfig) -> Processed:
         sha = sha256_file(source)
     else:
         sha = sha256_files(source_files(config))
-    folder = cache_root() / f"{config.name}-{fingerprint(config, sha)}"
+    folder = cache_root() / f"{config.name}-{fingerprint(config, sha, fold)}"
     manifest_path = folder / "manifest.json"
     if manifest_path.exists():
         return Processed(folder, read_json(manifest_path), hit=True)
     with _building(folder) as tmp:
         if config.data.kind == "tabular":
-            manifest, arrays, transform = build(config, source, sha)
+            manifest, arrays, transform = build(config, source, sha, fold)
             for name, parts in arrays.items():
                 np.savez(tmp / f"{name}-00000.npz", **parts)
             transform.save(tmp / "preprocessing.json")
@@ -201,7 +211,7 @@ def preprocess(config: ExperimentConfig) -> Processed:
             from dltrain.data.arrays import build_arrays
             from dltrain.data.sources import read_samples
 
-            manifest = build_arrays(config, read_samples(config), sha, tmp)
+            manifest = build_arrays(config, read_samples(config), sha, tmp, fold)
         write_json(tmp / "manifest.json", manifest)  # last: its presence means complete
     return Processed(folder, manifest, hit=False)
 
@@ -280,7 +290,7 @@ def load_labelled(config: ExperimentConfig, source: Path):
     return frame, columns
 
 
-def build(config: ExperimentConfig, source: Path, sha: str):
+def build(config: ExperimentConfig, source: Path, sha: str, fold=None):
     """Reads and validates the table, splits it and fits preprocessing on train only."""
     cfg = config.data
     frame, columns = load_labelled(config, source)
@@ -302,6 +312,7 @@ def build(config: ExperimentConfig, source: Path, sha: str):
         column=frame[columns.split] if columns.split else None,
         seed=config.seed,
         where_row=lambda i: tabular.row_where(source, i),
+        fold=fold,
     )
     if labels is not None:
         splitting.check_classes_present(parts, labels, classes)
@@ -373,6 +384,7 @@ def build(config: ExperimentConfig, source: Path, sha: str):
         "features": transform.feature_names,
         "missing_values": missing,
         "split": {"method": cfg.split.method, "seed": config.seed, **split_info},
+        **({"fold": {"index": fold[0], "folds": fold[1]}} if fold else {}),
         "audit": audit,
         "statistics": "preprocessing.json",
         "fitted_on": "train",

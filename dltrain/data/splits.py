@@ -25,6 +25,7 @@ def split_rows(
     column: pd.Series | None,
     seed: int,
     where_row,
+    fold: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Assigns every row to train, val or test.
 
@@ -36,6 +37,9 @@ def split_rows(
         column: the user's split column for `method: column`, else None.
         seed: random seed.
         where_row: row index → "file:line", for messages.
+        fold: (index, folds) for k-fold cross-validation (`dltrain tune`): train+val are
+            re-divided into `folds` folds, stratified/grouped like `method`, and fold `index`
+            becomes val; test stays exactly as without folds. Defaults to None.
 
     Returns:
         Sorted row indices per split name.
@@ -56,6 +60,9 @@ def split_rows(
                 rest, sub, groups[rest], method.val / (1 - method.test), seed + 1, "val"
             )
         parts = {"train": train, "val": val, "test": test}
+    if fold is not None:
+        stratify = labels if not isinstance(method, RandomSplit) else None
+        parts = {**_fold(parts, stratify, groups, fold, seed), "test": parts["test"]}
     parts = {k: np.sort(v) for k, v in parts.items()}
     for name, rows in parts.items():
         if len(rows) == 0:
@@ -99,6 +106,33 @@ def _group_holdout(index, stratify, groups, fraction, seed, name):
         splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
         rest, held = next(splitter.split(index, groups=groups))
     return index[rest], index[held]
+
+
+def _fold(parts, stratify, groups, fold: tuple[int, int], seed: int) -> dict[str, np.ndarray]:
+    """Fold `index` of train+val as val, the other folds as train (test is not an input)."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+    index, folds = fold
+    pool = np.sort(np.concatenate([parts["train"], parts["val"]]))
+    sub = stratify[pool] if stratify is not None else None
+    if groups is not None and sub is not None:
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    elif groups is not None:
+        splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    elif sub is not None:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    try:
+        train, val = list(
+            splitter.split(pool, sub, groups=None if groups is None else groups[pool])
+        )[index]
+    except ValueError as exc:
+        raise DataError(
+            f"cannot make {folds} cross-validation folds from the train+val rows: {exc}. "
+            "Use fewer folds (tune.cv.folds) or more data"
+        ) from None
+    return {"train": pool[train], "val": pool[val]}
 
 
 def _enough_per_class(labels: np.ndarray, needed: int, name: str) -> None:

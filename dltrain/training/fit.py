@@ -169,7 +169,13 @@ def training_task(config: ExperimentConfig, manifest: dict) -> str:
 
 
 def _train_in(
-    run_dir: Path, config: ExperimentConfig, data: Processed, argv: list[str], stop: StopSignals
+    run_dir: Path,
+    config: ExperimentConfig,
+    data: Processed,
+    argv: list[str],
+    stop: StopSignals,
+    on_epoch=None,
+    test: bool = True,
 ) -> dict:
     import keras
 
@@ -220,9 +226,11 @@ def _train_in(
         transfer.init_from(model, config, run_dir)
 
     (run_dir / "checkpoints").mkdir(exist_ok=True)
-    fit_model(run_dir, config, data, model, stop, LoopState())
+    state = fit_model(run_dir, config, data, model, stop, LoopState(), on_epoch)
     if not distribute.current().is_chief:  # distributed: only the chief tests and reports
         return {}, checks
+    if not test:  # a tuning trial: validation only, the test split stays unseen
+        return state, checks
     return finish(run_dir, config, data, checks)
 
 
@@ -247,8 +255,13 @@ def seeded(config: ExperimentConfig) -> None:
         tf_config.disable_op_determinism()
 
 
-def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, stop, state):
-    """Runs the resumable loop from `state`, then keeps the best validation epoch."""
+def fit_model(
+    run_dir: Path, config: ExperimentConfig, data: Processed, model, stop, state, on_epoch=None
+):
+    """Runs the resumable loop from `state`, then keeps the best validation epoch.
+
+    Returns the final `LoopState`; `on_epoch` is passed to `loop.run`.
+    """
     manifest = data.manifest
     task = training_task(config, manifest)
     weights = None
@@ -257,14 +270,15 @@ def fit_model(run_dir: Path, config: ExperimentConfig, data: Processed, model, s
         labels = np.repeat(np.arange(len(counts)), list(counts.values()))
         weights = class_weights(config, task, labels, len(counts))
     feed = feeder(config, data, task, weights)
-    state = loop.run(model, config, data, feed, run_dir, stop, state)
+    state = loop.run(model, config, data, feed, run_dir, stop, state, on_epoch)
     if not distribute.current().is_chief:  # distributed: the chief keeps the model
-        return
+        return state
     best_path = run_dir / "checkpoints" / "best.keras"
     if state.best is None or not best_path.exists():
         monitor, _ = monitor_of(config, task)
         raise DivergedError(f"no epoch produced a finite {monitor}; nothing to keep")
     loop.save_model(load_model(best_path), run_dir / "model.keras")
+    return state
 
 
 def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: list):

@@ -47,7 +47,7 @@ def run(
     run_dir: Path,
     stop,
     state: LoopState,
-    on_epoch_end=None,
+    on_epoch=None,
 ) -> LoopState:
     """Trains from `state` until the last epoch or early stopping; returns the final state.
 
@@ -60,9 +60,10 @@ def run(
         stop: the `StopSignals` of the run; a signal ends the loop after the current step,
             with a checkpoint.
         state: where to start.
-        on_epoch_end: called as `on_epoch_end(state, row, seconds)` after each epoch's
-            checkpoint, with the history row and the seconds its training steps took
-            (validation and checkpoints excluded). Defaults to None.
+        on_epoch: called as `on_epoch(epoch, row, seconds)` with each epoch's history row
+            and the seconds its training steps took (validation and checkpoints excluded),
+            before the best model and the checkpoint are saved (e.g. a tuning trial
+            reporting to its pruner; it may raise to stop). Defaults to None.
 
     Raises:
         DivergedError: a NaN/Inf loss (exit 5); no checkpoint is written from that state.
@@ -138,6 +139,8 @@ def run(
                 raise _diverged(config, state.epoch + 1, 0, run_dir)
             state.history.append(row)
             _write_history(run_dir / "history.csv", state.history)
+            if on_epoch is not None:
+                on_epoch(state.epoch, row, seconds)
             current = row[monitor]
             if state.best is None or (
                 current < state.best - min_delta
@@ -153,8 +156,6 @@ def run(
             state.epoch += 1
             state.step = 0
             save_state()
-            if on_epoch_end is not None:
-                on_epoch_end(state, row, seconds)
             shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
             progress.update(task_id, completed=state.epoch, metrics=shown)
             if dist.stopping(stop):

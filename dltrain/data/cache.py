@@ -247,9 +247,10 @@ def sha256_files(files: list[Path]) -> str:
     another class folder is relabelled, and must not be a cache hit.
     """
     digest = hashlib.sha256()
-    root = Path(os.path.commonpath([p.parent for p in files])) if files else Path()
-    for path in files:
-        name = path.relative_to(root).as_posix()
+    absolute = [Path(os.path.abspath(p)) for p in files]  # data and labels may mix
+    root = Path(os.path.commonpath([p.parent for p in absolute])) if files else Path()
+    for path, full in zip(files, absolute, strict=True):
+        name = full.relative_to(root).as_posix()
         digest.update(name.encode() + b"\0" + sha256_file(path).encode())
     return digest.hexdigest()
 

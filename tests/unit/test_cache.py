@@ -181,7 +181,7 @@ def test_in_memory_sample_is_capped_by_bytes():
     assert sample_size({"input_shape": [224, 224, 3]}) == 500  # never fewer than 500
 
 
-def test_fingerprint_sees_a_file_moved_to_another_class_folder(tmp_path):
+def test_fingerprint_sees_a_file_moved_to_another_class_folder(tmp_path, monkeypatch):
     """Same names, same bytes, another folder: a relabelled image is not a cache hit."""
     from dltrain.data.cache import sha256_files
 
@@ -199,3 +199,9 @@ def test_fingerprint_sees_a_file_moved_to_another_class_folder(tmp_path):
     moved = tmp_path / "moved"
     (tmp_path / "before").rename(moved)  # the same data in another place: still a hit
     assert sha256_files(sorted(p for p in moved.rglob("*") if p.is_file())) == digest
+    # a labels file given by an absolute path beside relative image paths
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label\n")
+    relative = [p.relative_to(tmp_path) for p in sorted(moved.rglob("*")) if p.is_file()]
+    monkeypatch.chdir(tmp_path)
+    assert sha256_files([*relative, labels]) != digest

@@ -94,7 +94,8 @@ def cached_preprocess(tmp: Path, n: int) -> None:
     make_images(images, n, 64)
     config = tmp / "images.yaml"
     config.write_text(
-        f"name: startup-images\ndata:\n  kind: images\n  path: {images}\n  size: [64, 64]\n"
+        f"name: startup-images\nmodel: {{architecture: cnn}}\ndata:\n  kind: images\n"
+        f"  path: {images}\n  size: [64, 64]\n"
     )
     env = {**os.environ, "DLTRAIN_CACHE": str(tmp / "cache"), "DLTRAIN_RUNS": str(tmp / "runs")}
     cmd = [sys.executable, "-m", "dltrain", "preprocess", str(config)]
@@ -146,7 +147,9 @@ def hashing(tmp: Path, gigabytes: float) -> None:
         (folder / "ab"[i % 2] / f"{i:06d}.png").write_bytes(i.to_bytes(8, "little") + block[8:])
     total_mb = count * size / 1e6
     config = tmp / "big.yaml"
-    config.write_text(f"name: big\ndata:\n  kind: images\n  path: {folder}\n")
+    config.write_text(
+        f"name: big\nmodel: {{architecture: cnn}}\ndata:\n  kind: images\n  path: {folder}\n"
+    )
     from dltrain.config import load_config
     from dltrain.data.cache import sha256_files, source_files
 

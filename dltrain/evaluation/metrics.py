@@ -230,30 +230,43 @@ class _Ranking:
         return pos, neg, np.add.accumulate(neg, axis=0)
 
 
+def _curve_metrics(weights, ranking: _Ranking, wanted) -> dict[str, np.ndarray]:
+    """ROC-AUC and/or average precision of every resample, from one pass over the curves."""
+    pos, neg, fp = ranking.curves(weights)
+    out = {}
+    w_neg = fp[-1]
+    if "roc_auc" in wanted:  # ties count one half
+        w_pos = pos.sum(axis=0)
+        # each positive beats the negatives below its level and half of those tied with it
+        below = w_pos * w_neg - np.einsum("ij,ij->j", pos, fp)
+        pairs = below + 0.5 * np.einsum("ij,ij->j", pos, neg)
+        total = w_pos * w_neg
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = pairs / total
+        auc[total == 0] = np.nan
+        out["roc_auc"] = auc
+    if "pr_auc" in wanted:  # step-wise, as scikit-learn's average_precision_score
+        del neg
+        tp = np.add.accumulate(pos, axis=0)
+        seen = tp + fp
+        # in place: where nothing is seen yet, seen is 0 and stays the precision 0
+        precision = np.divide(tp, seen, out=seen, where=seen > 0)
+        w_pos = tp[-1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ap = np.einsum("ij,ij->j", pos, precision) / w_pos
+        ap[w_pos == 0] = np.nan
+        out["pr_auc"] = ap
+    return out
+
+
 def _weighted_auc(weights, positive: np.ndarray, s: np.ndarray, ranking=None) -> np.ndarray:
     """Weighted ROC-AUC (ties count one half) for each resample."""
-    pos, neg, fp = (ranking or _Ranking(positive, s)).curves(weights)
-    w_pos, w_neg = pos.sum(axis=0), fp[-1]
-    # each positive beats the negatives below its level and half of those tied with it
-    pairs = w_pos * w_neg - np.einsum("ij,ij->j", pos, fp) + 0.5 * np.einsum("ij,ij->j", pos, neg)
-    total = w_pos * w_neg
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = pairs / total
-    auc[total == 0] = np.nan
-    return auc
+    return _curve_metrics(weights, ranking or _Ranking(positive, s), {"roc_auc"})["roc_auc"]
 
 
 def _weighted_ap(weights, positive: np.ndarray, s: np.ndarray, ranking=None) -> np.ndarray:
     """Weighted average precision (step-wise PR-AUC, as scikit-learn) for each resample."""
-    pos, _, fp = (ranking or _Ranking(positive, s)).curves(weights)
-    tp = np.add.accumulate(pos, axis=0)
-    seen = tp + fp
-    precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
-    w_pos = tp[-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ap = np.einsum("ij,ij->j", pos, precision) / w_pos
-    ap[w_pos == 0] = np.nan
-    return ap
+    return _curve_metrics(weights, ranking or _Ranking(positive, s), {"pr_auc"})["pr_auc"]
 
 
 def _ratio(num, den):
@@ -331,15 +344,21 @@ def weighted_metrics(task, y, scores, weights, names, n_classes, threshold, rank
             return ranking(1, positive, scores)
         return ranking(k, onehot[:, k], scores[:, k])
 
+    wanted = {"roc_auc", "pr_auc"} & set(names)
+    curves: dict = {}  # per class: both curve metrics from one pass (only scalars kept)
+
+    def curve(name):
+        keys = [1] if task == "binary" else range(c)
+        for k in keys:
+            if k not in curves:
+                curves[k] = _curve_metrics(weights, ranked(k), wanted)
+        return np.mean([curves[k][name] for k in keys], axis=0)
+
     def auc():
-        if task == "binary":
-            return _weighted_auc(weights, None, None, ranked(1))
-        return np.mean([_weighted_auc(weights, None, None, ranked(k)) for k in range(c)], axis=0)
+        return curve("roc_auc")
 
     def ap():
-        if task == "binary":
-            return _weighted_ap(weights, None, None, ranked(1))
-        return np.mean([_weighted_ap(weights, None, None, ranked(k)) for k in range(c)], axis=0)
+        return curve("pr_auc")
 
     def brier():
         probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores

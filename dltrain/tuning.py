@@ -299,21 +299,14 @@ def _sampler(config: ExperimentConfig):
 
 def objective_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
     """(metric, "minimize"|"maximize"); the metric must be measured for the task."""
-    from dltrain.training.setup import COMPILED_METRICS, HIGHER_IS_BETTER, monitor_of
+    from dltrain.training.setup import monitor_of, validation_mode
 
     monitor, _ = monitor_of(config, task)
     metric = config.tune.objective.metric or monitor
-    available = ["val_loss"] + [f"val_{m}" for m in COMPILED_METRICS[task]]
-    if metric not in available:
-        raise ConfigError(
-            f"tune.objective.metric {metric!r} is not measured for a {task} task; use one of "
-            f"{', '.join(available)}",
-            where=config.where("tune.objective.metric"),
-        )
+    mode = validation_mode(config, task, metric, "tune.objective.metric")
     direction = config.tune.objective.direction
     if direction == "auto":
-        higher = metric.removeprefix("val_") in HIGHER_IS_BETTER
-        direction = "maximize" if higher else "minimize"
+        direction = "maximize" if mode == "max" else "minimize"
     return metric, direction
 
 

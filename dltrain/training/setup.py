@@ -25,14 +25,20 @@ def monitor_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
     """The validation quantity that picks the best epoch, and its mode (min/max)."""
     es = config.train.early_stopping
     monitor = es.monitor if es is not None else "val_loss"
+    return monitor, validation_mode(config, task, monitor, "train.early_stopping.monitor")
+
+
+def validation_mode(config: ExperimentConfig, task: str, metric: str, key: str) -> str:
+    """ "max" or "min" for a per-epoch validation metric; a ConfigError at `key` when the
+    task does not measure it."""
     available = ["val_loss"] + [f"val_{m}" for m in COMPILED_METRICS[task]]
-    if monitor not in available:
+    if metric not in available:
         raise ConfigError(
-            f"train.early_stopping.monitor {monitor!r} is not measured for a {task} task; "
+            f"{key} {metric!r} is not measured for a {task} task; "
             f"use one of {', '.join(available)}",
-            where=config.where("train.early_stopping.monitor"),
+            where=config.where(key),
         )
-    return monitor, "max" if monitor.removeprefix("val_") in HIGHER_IS_BETTER else "min"
+    return "max" if metric.removeprefix("val_") in HIGHER_IS_BETTER else "min"
 
 
 def output_spec(task: str, y_train: np.ndarray | None, n_classes: int) -> OutputSpec:

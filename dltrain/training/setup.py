@@ -166,9 +166,11 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
 
 # Measured on 2 CPU cores, Keras 3.15 / TF 2.21, steady-state samples/s of the training step
 # with XLA on / off (PERFORMANCE-NOTES.md; `python benchmarks/speed.py` re-measures it):
-# LSTM 1.23-1.47x faster with XLA, 2-D CNN 5-10x slower, MLP / 1-D CNN / Transformer even.
+# LSTM 1.23-1.47x faster with XLA (dltrain's loop, 2026-11-26: 2882 vs 2398 samples/s),
+# 2-D CNN 5-10x slower (hand-written: 311 vs 4209), MLP / 1-D CNN / Transformer even.
 JIT_ON_CPU = {"lstm": True, "gru": True}
-STEPS_PER_EXECUTION = 16  # MLP +34-37 %, CNN / LSTM +2-8 %, no regression seen
+# MLP +34-37 %, CNN / LSTM +2-8 % (PERFORMANCE-NOTES); dltrain's LSTM 2411 vs 2092 (+15 %)
+STEPS_PER_EXECUTION = 16
 
 
 def on_gpu() -> bool:

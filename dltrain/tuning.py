@@ -2,10 +2,11 @@
 
 The study lives in a database: by default `runs/<study>/study.db` (SQLite, nothing to
 start); a PostgreSQL (or MySQL) URL lets several `dltrain tune` processes, on one or many
-machines, work on one study. The trials of a study are tickets: the process that creates
-the study enqueues `tune.trials` of them (Optuna WAITING trials), and every worker pops
-tickets until none is left. Popping is atomic in the database, so two workers never run
-one trial and the study ends with exactly the number of trials asked for.
+machines, work on one study. The trials of a study are tickets: the study records how
+many trials were asked for, the worker that raises that number (an atomic compare-and-set
+in the database) enqueues the difference as Optuna WAITING trials, and every worker pops
+tickets until none is left. Popping is atomic too, so two workers never run one trial
+and the study ends with exactly the number of trials asked for.
 
 A trial is validated by the same schema as `dltrain train` (an invalid combination is a
 failed trial with the reason), trains in a run folder of its own (`<study>-trial<N>`,
@@ -323,8 +324,7 @@ def open_study(storage, name: str, config: ExperimentConfig, metric: str, direct
             pruner=_pruner(config),
         )
         study.set_user_attr("objective", {"metric": metric, "direction": direction})
-        study.set_user_attr("target", n)
-        _enqueue(study, n)
+        _enqueue(study, _raise_target(storage, study._study_id, n))
         return study
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(
@@ -338,11 +338,51 @@ def open_study(storage, name: str, config: ExperimentConfig, metric: str, direct
             "new study with --study NEW_NAME",
             where=config.where("tune.objective"),
         )
-    target = int(study.user_attrs.get("target", 0))
-    if n > target:  # a raised target continues the study with more tickets
-        study.set_user_attr("target", n)
-        _enqueue(study, n - target)
+    # A raised target continues the study with more tickets.
+    _enqueue(study, _raise_target(storage, study._study_id, n))
     return study
+
+
+class _Raced(Exception):
+    pass
+
+
+def _raise_target(storage, study_id: int, n: int) -> int:
+    """Raises the study's ticket target to `n`; returns how many tickets this worker adds.
+
+    Workers start together: reading the target and writing a new one must be one atomic
+    step, or two workers both see "no target yet" and each enqueue `n` tickets (a study of
+    2n trials). Optuna has no compare-and-set for user attributes, so this does one in
+    Optuna's own table (`study_user_attributes`, unique on study and key): the first
+    target is an INSERT (a second insert fails on the unique key), a raise is an UPDATE
+    that only matches the value it read. The loser reads again and finds nothing to add.
+    A worker killed between winning and enqueueing leaves the study short of tickets.
+    """
+    from optuna.storages._rdb.models import StudyUserAttributeModel as Attr
+    from sqlalchemy import insert, select, update
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    where = (Attr.study_id == study_id, Attr.key == "target")
+    for attempt in range(50):
+        try:
+            with storage.engine.begin() as connection:
+                stored = connection.execute(select(Attr.value_json).where(*where)).scalar()
+                current = 0 if stored is None else int(json.loads(stored))
+                if n <= current:
+                    return 0
+                new = json.dumps(n)
+                if stored is None:
+                    connection.execute(
+                        insert(Attr).values(study_id=study_id, key="target", value_json=new)
+                    )
+                elif not connection.execute(
+                    update(Attr).where(*where, Attr.value_json == stored).values(value_json=new)
+                ).rowcount:
+                    raise _Raced  # another worker changed it since we read it
+            return n - current
+        except (_Raced, IntegrityError, OperationalError):  # lost the race, or SQLite busy
+            time.sleep(0.05 * (attempt + 1))
+    raise RunError("could not record the study's number of trials: the database stayed busy")
 
 
 def _enqueue(study, n: int) -> None:

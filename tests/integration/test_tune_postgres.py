@@ -107,3 +107,38 @@ def test_two_workers_share_one_study(tmp_path):
         assert not (run / "metrics.json").exists()  # trials never score the test split
         assert not (run / "predictions").exists()
     assert (Path(tmp_path / "runs" / study / "best.yaml")).is_file()
+
+
+def test_workers_starting_together_enqueue_one_set_of_tickets(tmp_path):
+    # The race the two-worker test once lost in CI (8 trials for --trials 4), forced here:
+    # six workers open one new study at the same instant, some asking for more trials.
+    url = _postgres_url()
+    import threading
+
+    import optuna
+
+    from dltrain import tuning
+    from dltrain.config import load_config
+
+    make_table(40).to_csv(tmp_path / "table.csv", index=False)
+    cfg = load_config(write_config(tmp_path, CONFIG))
+    storage = tuning.open_storage(url)
+    for round_ in range(3):
+        name = f"race-{uuid.uuid4().hex[:8]}-{round_}"
+        start, errors = threading.Barrier(6), []
+
+        def worker(n, name=name, start=start, errors=errors):
+            try:
+                start.wait()
+                tuning.open_study(storage, name, cfg, "val_loss", "minimize", n)
+            except Exception as exc:  # a thread's exception is otherwise lost
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in (4, 4, 4, 6, 6, 6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        trials = optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+        assert len(trials) == 6 and {t.state.name for t in trials} == {"WAITING"}

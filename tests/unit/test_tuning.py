@@ -168,3 +168,53 @@ def test_pruners_follow_the_config(tmp_path):
     assert pruner._max_resource == hyper.train.epochs * 3  # steps run over every fold
     none = load_config(tmp_path / "exp.yaml", ["tune.pruner={name: none}"])
     assert isinstance(tuning._pruner(none), optuna.pruners.NopPruner)
+
+
+def _waiting(study) -> int:
+    return sum(t.state.name == "WAITING" for t in study.get_trials(deepcopy=False))
+
+
+def test_a_worker_arriving_during_creation_adds_no_tickets(tmp_path):
+    # CI caught this: worker B loaded the study after A created it but before A recorded
+    # its target, read "no target" and enqueued a second set (8 trials for --trials 4).
+    import optuna
+
+    cfg = _config(tmp_path)
+    storage = tuning.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    created = optuna.create_study(study_name="s", storage=storage)  # A, not yet claimed
+    loaded = tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 4)  # B
+    assert _waiting(loaded) == 4
+    assert tuning._raise_target(storage, created._study_id, 4) == 0  # A finds it done
+    tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 3)  # lower: nothing added
+    assert _waiting(loaded) == 4
+    tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 6)  # raised: two more
+    assert _waiting(loaded) == 6 and loaded.user_attrs["target"] == 6
+
+
+def test_concurrent_workers_agree_on_the_number_of_tickets(tmp_path):
+    import threading
+
+    import optuna
+
+    cfg = _config(tmp_path)
+    storage = tuning.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    for round_ in range(5):
+        name = f"s{round_}"
+        start = threading.Barrier(4)
+        errors = []
+
+        def worker(n, name=name, start=start, errors=errors):
+            try:
+                start.wait()
+                tuning.open_study(storage, name, cfg, "val_loss", "minimize", n)
+            except Exception as exc:  # surfaced below: a thread's exception is otherwise lost
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in (5, 5, 7, 7)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        study = optuna.load_study(study_name=name, storage=storage)
+        assert _waiting(study) == 7 and study.user_attrs["target"] == 7

@@ -87,3 +87,39 @@ def test_sanity_can_be_switched_off(workdir, cli):
     result = cli("train", config, "--set", "train.sanity=false")
     assert result.exit_code == 0, result.output
     assert not (workdir / "runs/demo-1/sanity.json").exists()
+
+
+def test_a_restarted_model_is_the_fresh_model(tmp_path):
+    # The suite builds one model and restores it before each check; that must equal a
+    # freshly built seeded model, optimiser and dropout random state included.
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from dltrain.config import load_config
+    from dltrain.data.pipeline import make_dataset
+    from dltrain.training import sanity
+
+    cfg = load_config(
+        write_config(tmp_path, BASIC_CONFIG),
+        ["model.dropout=0.5", "train.optimizer={name: adam, learning_rate: 0.01}"],
+    )
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 5)).astype("float32"), rng.integers(0, 2, 64).astype("float32")
+    train = sanity._Batch(x, y, SimpleNamespace(y=y))
+    transform = SimpleNamespace(feature_names=[f"f{i}" for i in range(5)])
+
+    def trained(fresh):
+        model = fresh.restart()
+        model.fit(make_dataset(x, y, 16, shuffle=True, seed=1), epochs=2, verbose=0, shuffle=False)
+        return [v.numpy() for v in fresh._variables()]
+
+    reused = sanity._Fresh(cfg, "binary", 2, train, transform)
+    first = trained(reused)
+    assert int(reused.model.optimizer.iterations.numpy()) == 8
+    again = trained(reused)  # restarted after training
+    new = trained(sanity._Fresh(cfg, "binary", 2, train, transform))
+    assert len(first) == len(again) == len(new) > 4
+    for a, b, c in zip(first, again, new, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)

@@ -13,6 +13,7 @@ holds the file, or null.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from dltrain.config.models import PretrainedConfig
@@ -137,7 +138,8 @@ def _backbone(config: PretrainedConfig, shape: tuple[int, int, int]):
                 f"keras.applications.{config.backbone}(include_top=False, weights='imagenet') "
                 "fetches) and copy it there, or set model.weights to a local weights file"
             )
-        return make(weights="imagenet", **kwargs)  # Keras finds the cached file itself
+        # Keras finds the cached file itself
+        return _loading(lambda: make(weights="imagenet", **kwargs), cached, config, shape)
     model = make(weights=None, **kwargs)
     if weights is not None:
         path = Path(weights).expanduser()
@@ -147,13 +149,40 @@ def _backbone(config: PretrainedConfig, shape: tuple[int, int, int]):
                 f"{Path.cwd()}); give the path of a {config.backbone} weights file, "
                 "'imagenet' or null"
             )
-        try:
-            model.load_weights(str(path))
-        except (ValueError, OSError, KeyError) as exc:
-            raise ConfigError(
-                f"model.weights: {path} does not fit {config.backbone} without its "
-                f"classifier (input {shape}"
-                + (f", alpha {config.alpha}" if config.backbone == "MobileNetV2" else "")
-                + f"): {str(exc).splitlines()[0]}"
-            ) from None
+        _loading(lambda: model.load_weights(str(path)), path, config, shape)
     return model
+
+
+# Keras 3 loads what it can of a weights file that does not fit and only warns, once per
+# skipped part ("... will retain their freshly-initialized weights"): a backbone that is
+# partly random would train and report as if pretrained.
+_PARTIAL = ("freshly-initialized", "Skipping")
+
+
+def _loading(load, path: Path, config: PretrainedConfig, shape):
+    """Runs `load`; a file that does not fit (an error, or a partial load) is a ConfigError."""
+    result, reason = None, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = load()
+        except (ValueError, OSError, KeyError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    skipped = [w for w in caught if any(p in str(w.message) for p in _PARTIAL)]
+    if reason is None and not skipped:
+        for w in caught:  # anything else is Keras's to say, once we stopped recording
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return result
+    if reason is None:
+        reason = (
+            f"{len(skipped)} part(s) of the model would keep random weights "
+            f"({str(skipped[0].message).splitlines()[0][:160]})"
+        )
+    fits = f"input {shape}" + (
+        f", alpha {config.alpha}" if config.backbone == "MobileNetV2" else ""
+    )
+    raise ConfigError(
+        f"model.weights: {path} does not fit {config.backbone} without its classifier "
+        f"({fits}): {reason}. Use a weights file saved from this backbone with "
+        "include_top=False and the same settings"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -108,8 +109,13 @@ def test_weights_errors_and_the_keras_cache(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="no weights file at"):
         build_model(PretrainedConfig(alpha=0.35, weights=str(tmp_path / "nope.h5")), GRAY, BINARY)
     _, other = _saved_backbone(tmp_path, "MobileNetV2", alpha=0.5)
-    with pytest.raises(ConfigError, match="does not fit MobileNetV2"):
-        build_model(PretrainedConfig(alpha=0.35, weights=str(other)), GRAY, BINARY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ConfigError, match="does not fit MobileNetV2") as info:
+            build_model(PretrainedConfig(alpha=0.35, weights=str(other)), GRAY, BINARY)
+    assert "alpha 0.35" in str(info.value) and "include_top=False" in str(info.value)
+    # one clear error, not Keras's 130 "Skipping nested container" warnings before it
+    assert not [w for w in caught if "Skipping" in str(w.message)]
     with pytest.raises(ConfigError, match="grayscale or RGB"):
         build_model(PretrainedConfig(weights=None), InputSpec((12, 12, 2), "images"), BINARY)
 
@@ -204,3 +210,22 @@ def test_fine_tune_config_errors(workdir, cli):
     assert plain.exit_code == 2 and "needs a model with a backbone" in plain.output
     missing = cli("train", config, "--set", "model.weights=imagenet_missing.h5")
     assert missing.exit_code == 2 and "no weights file at imagenet_missing.h5" in missing.output
+
+
+def test_a_partly_loaded_backbone_is_an_error(tmp_path):
+    # Keras may load what fits and only warn about the rest: that backbone would be
+    # partly random while the run says "pretrained".
+    from dltrain.models import pretrained
+
+    def partial():
+        warnings.warn("Layers will retain their freshly-initialized weights.", stacklevel=1)
+
+    with pytest.raises(ConfigError, match=r"1 part\(s\) of the model would keep random"):
+        pretrained._loading(partial, tmp_path / "w.h5", PretrainedConfig(), (32, 32, 3))
+
+    def fine():
+        warnings.warn("an unrelated note", UserWarning, stacklevel=1)
+        return "model"
+
+    with pytest.warns(UserWarning, match="an unrelated note"):  # passed on, once
+        assert pretrained._loading(fine, tmp_path / "w.h5", PretrainedConfig(), (32, 32, 3))

@@ -218,7 +218,8 @@ def _train_in(
         keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
     with distribute.current().scope():  # distributed: variables mirrored on every replica
         model = distribute.current().built(
-            new_model(config, task, transform, prior, n_classes), feed
+            new_model(config, task, transform, prior, n_classes, training_steps(config, data)),
+            feed,
         )
     if config.train.init_from is not None:
         from dltrain.training import transfer
@@ -238,6 +239,13 @@ def _rows(data: Processed, name: str) -> list[int]:
     from dltrain.data.cache import read_shard
 
     return sorted(int(r) for path in data.shards(name) for r in read_shard(path).rows)
+
+
+def training_steps(config: ExperimentConfig, data: Processed) -> int:
+    """The steps a full run takes (early stopping aside): it decides `jit_compile: auto`."""
+    from dltrain.data import stream
+
+    return config.train.epochs * stream.steps(data, "train", config.train.batch_size)
 
 
 def seeded(config: ExperimentConfig) -> None:

@@ -14,6 +14,7 @@ from dltrain.training.fit import (
     fit_model,
     guarded,
     seeded,
+    training_steps,
     training_task,
 )
 from dltrain.training.loop import LoopState
@@ -61,11 +62,12 @@ def resume(run_id: str) -> TrainResult:
             task = training_task(config, data.manifest)
             prior = data.sample("train")
             n_classes = len(data.manifest["classes"])
+            steps = training_steps(config, data)  # the same jit_compile as the run had
             seeded(config)
             feed = feeder(config, data, task)
             with dist.scope():  # distributed: variables mirrored on every replica
                 model = dist.built(
-                    new_model(config, task, data.transform, prior.y, n_classes), feed
+                    new_model(config, task, data.transform, prior.y, n_classes, steps), feed
                 )
             _build_state(model, prior, feed)
             if dist.is_chief:  # distributed: the run's files are the chief's
@@ -76,7 +78,7 @@ def resume(run_id: str) -> TrainResult:
                 seeded(config)
                 with dist.scope():
                     model = dist.built(
-                        new_model(config, task, data.transform, prior.y, n_classes), feed
+                        new_model(config, task, data.transform, prior.y, n_classes, steps), feed
                     )
                 state = LoopState()
             else:

@@ -105,7 +105,8 @@ class _Fresh:
 
     def __init__(self, config, task, n_classes, train: _Batch, transform):
         keras.utils.set_random_seed(config.seed)
-        self.model = new_model(config, task, transform, train.stored.y, n_classes)
+        steps = OVERFIT_STEPS + 2 * SHORT_TRAINING_STEPS  # too few to pay for XLA
+        self.model = new_model(config, task, transform, train.stored.y, n_classes, steps)
         if not self.model.optimizer.built:  # train.fine_tune builds it on stage 2's variables
             self.model.optimizer.build(self.model.trainable_variables)  # slots, saved too
         self._state = [v.numpy() for v in self._variables()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -119,8 +120,11 @@ def input_spec(transform, kind: str) -> InputSpec:
     return InputSpec(tuple(transform.shape), kind)
 
 
-def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes: int):
+def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes: int, steps=None):
     """A freshly initialised, compiled model (Keras seeded by the caller).
+
+    `steps`, the training steps the model is built for (None: a long run), decides
+    `jit_compile: auto` (XLA's compile time pays off only over enough steps).
 
     For images, signals and volumes the architecture is wrapped: random augmentation
     (training only) and a Normalization layer with the training split's per-channel
@@ -151,13 +155,15 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
         model = keras.Model(inp, core(x), name=f"{config.model.architecture}_{kind}")
     else:
         model = core
-    model.compile(
-        optimizer=optimizer(config),
-        loss=loss_of(task),
-        metrics=keras_metrics(task),
-        jit_compile=jit_compile(config),
-        steps_per_execution=steps_per_execution(config),
-    )
+    jit = jit_compile(config, steps)
+    with _xla_past_keras_check(jit is True):
+        model.compile(
+            optimizer=optimizer(config),
+            loss=loss_of(task),
+            metrics=keras_metrics(task),
+            jit_compile=jit,
+            steps_per_execution=steps_per_execution(config),
+        )
     from dltrain.training import stages
 
     stages.prepare(model, config)  # train.fine_tune: stage 1, backbone frozen
@@ -169,6 +175,9 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
 # LSTM 1.23-1.47x faster with XLA (dltrain's loop, 2026-11-26: 2882 vs 2398 samples/s),
 # 2-D CNN 5-10x slower (hand-written: 311 vs 4209), MLP / 1-D CNN / Transformer even.
 JIT_ON_CPU = {"lstm": True, "gru": True}
+# XLA saves 2-5 ms a step on those (batch 64) and costs 5-10 s of compiling: a run of
+# fewer steps than this is faster without it (a 12-step GRU test: 8 s without, 18 s with).
+XLA_MIN_STEPS = 2000
 # MLP +34-37 %, CNN / LSTM +2-8 % (PERFORMANCE-NOTES); dltrain's LSTM 2411 vs 2092 (+15 %)
 STEPS_PER_EXECUTION = 16
 
@@ -179,16 +188,55 @@ def on_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def jit_compile(config: ExperimentConfig):
-    """`train.jit_compile`, with "auto" resolved per architecture on a CPU."""
+def jit_compile(config: ExperimentConfig, steps: int | None = None):
+    """`train.jit_compile`, with "auto" resolved per architecture on a CPU.
+
+    Args:
+        config: the experiment.
+        steps: the training steps the model will run; None for a long run. XLA's compile
+            (5-10 s for a small GRU on 2 cores) is paid back only over about
+            `XLA_MIN_STEPS` steps, so a shorter run (and the sanity suite) runs without.
+    """
     chosen = config.train.jit_compile
+    if chosen is True and config.train.deterministic and on_gpu():
+        raise ConfigError(
+            "train.jit_compile: true cannot work with train.deterministic: true on a GPU "
+            "(Keras turns XLA off under op determinism, and XLA's GPU kernels are not "
+            "verified bit-exact). Set train.deterministic: false to trade bit-exact reruns "
+            "for XLA, or leave jit_compile: auto",
+            where=config.where("train.jit_compile"),
+        )
     if chosen != "auto":
         return chosen
-    if config.train.deterministic:
-        return False  # Keras runs no XLA under op determinism (and warns if asked)
     if on_gpu():
-        return "auto"  # Keras decides (XLA where the model supports it)
-    return JIT_ON_CPU.get(config.model.architecture, False)
+        # Keras decides (XLA where the model supports it; none under op determinism)
+        return "auto"
+    # On a CPU also under op determinism: XLA's CPU code reruns and resumes bit-identically
+    # (tests/integration/test_speed_defaults.py resumes an XLA run and compares weights).
+    long_enough = steps is None or steps >= XLA_MIN_STEPS
+    return JIT_ON_CPU.get(config.model.architecture, False) and long_enough
+
+
+@contextlib.contextmanager
+def _xla_past_keras_check(needed: bool):
+    """Lets Keras accept `jit_compile=True` under op determinism, for the compile call only.
+
+    Keras's `model_supports_jit` refuses XLA whenever TensorFlow's op-determinism flag is
+    set ("not all ops are supported by XLA with determinism enabled", a GPU concern), and
+    checks it only in `compile`. The flag is off for that call and on again before any op
+    runs; the architectures "auto" compiles with XLA on a CPU (lstm, gru) were verified to
+    train bit-identically with it.
+    """
+    from tensorflow.python.framework import config as tf_config
+
+    if not (needed and tf_config.is_op_determinism_enabled()):
+        yield
+        return
+    tf_config.disable_op_determinism()
+    try:
+        yield
+    finally:
+        tf_config.enable_op_determinism()
 
 
 def steps_per_execution(config: ExperimentConfig) -> int:

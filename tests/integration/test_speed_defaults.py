@@ -29,17 +29,23 @@ def test_auto_jit_follows_the_measurements_on_a_cpu(workdir, architecture, jit):
     assert not setup.on_gpu()  # CI and these machines have no GPU
     config = _config(workdir, architecture, "train.deterministic=false")
     assert setup.jit_compile(config) is jit
-    # Keras runs no XLA under op determinism (the default), so auto is off then
-    assert setup.jit_compile(_config(workdir, architecture)) is False
+    # the same under op determinism (the default): XLA on a CPU reruns bit-exactly
+    assert setup.jit_compile(_config(workdir, architecture)) is jit
+    # a short run (and the sanity suite) does not pay back XLA's compile time
+    assert setup.jit_compile(config, setup.XLA_MIN_STEPS) is jit
+    assert setup.jit_compile(config, setup.XLA_MIN_STEPS - 1) is False
 
 
-def test_jit_with_determinism_is_a_config_error(workdir, cli):
-    path = write_config(workdir, CONFIG.replace("ARCH", "lstm"))
-    result = cli("check", path, "--set", "train.jit_compile=true")
-    assert result.exit_code == 2
-    text = result.output.replace("\n", " ")
-    assert "train: jit_compile: true cannot work with deterministic: true" in text
-    assert "Set train.deterministic: false" in text
+def test_jit_with_determinism_on_a_gpu_is_a_config_error(workdir, monkeypatch):
+    from dltrain.errors import ConfigError
+
+    config = _config(workdir, "lstm", "train.jit_compile=true")
+    assert setup.jit_compile(config) is True  # a CPU: XLA under op determinism is bit-exact
+    monkeypatch.setattr(setup, "on_gpu", lambda: True)
+    with pytest.raises(ConfigError, match="cannot work with train.deterministic: true on a GPU"):
+        setup.jit_compile(config)
+    free = _config(workdir, "lstm", "train.jit_compile=true", "train.deterministic=false")
+    assert setup.jit_compile(free) is True
 
 
 def test_explicit_speed_settings_win(workdir):
@@ -67,3 +73,46 @@ def test_mixed_precision_on_a_cpu_warns_and_stays_float32(workdir, capsys):
     err = capsys.readouterr()
     text = (err.out + err.err).replace("\n", " ")
     assert text.count("no GPU") == 1
+
+
+NOTES = """
+name: notes
+seed: 2
+data: {kind: text, path: notes.csv, max_tokens: 50, max_length: 8}
+model: {architecture: gru, units: [4], embedding_dim: 8}
+train: {epochs: 2, batch_size: 8, sanity: false, early_stopping: null,
+        jit_compile: true}
+evaluate: {bootstrap: 20}
+"""
+
+
+def test_xla_under_determinism_resumes_bit_exactly(workdir, cli):
+    # Keras refuses XLA while op determinism is on; dltrain compiles with XLA anyway on a
+    # CPU (asked for, or auto for long lstm/gru runs): right only if a resume is bit-exact.
+    import numpy as np
+    import pandas as pd
+    from tensorflow.python.framework import config as tf_config
+
+    from tests.integration.test_pretrained import resume_from_first_epoch
+
+    rng = np.random.default_rng(0)
+    words = {"cardio": "heart chest pain murmur valve", "neuro": "headache seizure brain nerve"}
+    rows = [
+        {"id": i, "text": " ".join(rng.choice(words[c].split(), 7)), "label": c}
+        for i, c in enumerate(["cardio", "neuro"] * 24)
+    ]
+    pd.DataFrame(rows).to_csv(workdir / "notes.csv", index=False)
+    config = write_config(workdir, NOTES)
+    result = cli("train", config)
+    assert result.exit_code == 0, result.output
+    assert tf_config.is_op_determinism_enabled()  # on again after the compile
+    # epoch 2 again in a second model, compiled anew from the epoch-1 checkpoint
+    resume_from_first_epoch(workdir, cli, "notes-1", "notes-copy")  # bit-exact, or fails
+
+    from dltrain.data.cache import preprocess
+
+    cfg = load_config(config)
+    data = preprocess(cfg)
+    model = setup.new_model(cfg, "binary", data.transform, data.sample("train").y, 2, 12)
+    assert model.jit_compile is True  # the runs above did use XLA, under op determinism
+    assert tf_config.is_op_determinism_enabled()

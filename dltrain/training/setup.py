@@ -214,7 +214,9 @@ def jit_compile(config: ExperimentConfig, steps: int | None = None):
     # On a CPU also under op determinism: XLA's CPU code reruns and resumes bit-identically
     # (tests/integration/test_speed_defaults.py resumes an XLA run and compares weights).
     long_enough = steps is None or steps >= XLA_MIN_STEPS
-    return JIT_ON_CPU.get(config.model.architecture, False) and long_enough
+    # Not measured (nor tested) with tf.distribute: its all-reduce inside the XLA step
+    alone = config.train.distribute == "none"
+    return JIT_ON_CPU.get(config.model.architecture, False) and long_enough and alone
 
 
 @contextlib.contextmanager

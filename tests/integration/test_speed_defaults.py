@@ -34,6 +34,8 @@ def test_auto_jit_follows_the_measurements_on_a_cpu(workdir, architecture, jit):
     # a short run (and the sanity suite) does not pay back XLA's compile time
     assert setup.jit_compile(config, setup.XLA_MIN_STEPS) is jit
     assert setup.jit_compile(config, setup.XLA_MIN_STEPS - 1) is False
+    spread = _config(workdir, architecture, "train.distribute=mirrored")
+    assert setup.jit_compile(spread) is False  # XLA with tf.distribute: not measured
 
 
 def test_jit_with_determinism_on_a_gpu_is_a_config_error(workdir, monkeypatch):

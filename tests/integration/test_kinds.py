@@ -23,6 +23,17 @@ pytestmark = pytest.mark.slow
 FAST = ["--set", "train.epochs=2", "--set", "evaluate.bootstrap=30"]
 
 
+def make_notes(path, per_class: int, words: int, seed=0):
+    """Short clinical notes of two learnable classes (cardio, neuro) as a CSV."""
+    rng = np.random.default_rng(seed)
+    vocab = {"cardio": "heart chest pain murmur valve", "neuro": "headache seizure brain nerve"}
+    rows = [
+        {"id": i, "text": " ".join(rng.choice(vocab[c].split(), words)), "label": c}
+        for i, c in enumerate(["cardio", "neuro"] * per_class)
+    ]
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
 def make_images(folder, per_class=16, size=12, seed=0):
     """Three learnable classes of small grayscale images: bright left, right, or centre."""
     rng = np.random.default_rng(seed)
@@ -224,12 +235,7 @@ def test_unsupervised_autoencoder_scores_anomalies(workdir, cli):
 
 def test_text_and_volumes(workdir, cli):
     rng = np.random.default_rng(0)
-    words = {"cardio": "heart chest pain murmur valve", "neuro": "headache seizure brain nerve"}
-    rows = [
-        {"id": i, "text": " ".join(rng.choice(words[c].split(), 4)), "label": c}
-        for i, c in enumerate(["cardio", "neuro"] * 20)
-    ]
-    pd.DataFrame(rows).to_csv(workdir / "notes.csv", index=False)
+    make_notes(workdir / "notes.csv", per_class=20, words=4)
     config = write_config(
         workdir,
         """

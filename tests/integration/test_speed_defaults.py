@@ -91,19 +91,12 @@ evaluate: {bootstrap: 20}
 def test_xla_under_determinism_resumes_bit_exactly(workdir, cli):
     # Keras refuses XLA while op determinism is on; dltrain compiles with XLA anyway on a
     # CPU (asked for, or auto for long lstm/gru runs): right only if a resume is bit-exact.
-    import numpy as np
-    import pandas as pd
     from tensorflow.python.framework import config as tf_config
 
+    from tests.integration.test_kinds import make_notes
     from tests.integration.test_pretrained import resume_from_first_epoch
 
-    rng = np.random.default_rng(0)
-    words = {"cardio": "heart chest pain murmur valve", "neuro": "headache seizure brain nerve"}
-    rows = [
-        {"id": i, "text": " ".join(rng.choice(words[c].split(), 7)), "label": c}
-        for i, c in enumerate(["cardio", "neuro"] * 24)
-    ]
-    pd.DataFrame(rows).to_csv(workdir / "notes.csv", index=False)
+    make_notes(workdir / "notes.csv", per_class=24, words=7)
     config = write_config(workdir, NOTES)
     result = cli("train", config)
     assert result.exit_code == 0, result.output

@@ -12,8 +12,14 @@ from dltrain.evaluation.metrics import decisions
 
 
 def load_model(path: Path):
-    """Loads a .keras file in safe mode (no arbitrary code from the file)."""
+    """Loads a .keras file in safe mode (no arbitrary code from the file).
+
+    dltrain's own layers are registered first, so a model that holds them loads in a
+    process that never imported the training code.
+    """
     import keras
+
+    import dltrain.models.layers  # noqa: F401  (registers dltrain's Keras layers)
 
     if not Path(path).exists():
         raise RunError(f"the model file {path} is missing; the run did not finish")

@@ -216,29 +216,38 @@ def predict(
 @handled
 def export(
     run_id: RunIdArg,
-    format: Annotated[
-        str,
+    formats: Annotated[
+        list[str],
         typer.Option(
             "--format",
-            help="keras, savedmodel, onnx (needs the [onnx] extra) or tflite.",
+            help="keras, savedmodel, onnx (needs the [onnx] extra) or tflite; repeat it for "
+            "several formats.",
             show_default=False,
         ),
     ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder to write (default: runs/RUN_ID/exports/FORMAT)."),
+        typer.Option(
+            "--out",
+            help="Folder to write (default: runs/RUN_ID/exports/FORMAT); with several "
+            "formats, each goes to OUT/FORMAT.",
+        ),
     ] = None,
 ) -> None:
     """Export a run's model (SavedModel / ONNX / TFLite / Keras) with its preprocessing sidecar."""
     from dltrain.errors import UsageError
     from dltrain.evaluation.export import FORMATS
 
-    if format not in FORMATS:
-        raise UsageError(f"--format {format!r} is not a format; use one of: {', '.join(FORMATS)}")
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise UsageError(f"--format {fmt!r} is not a format; use one of: {', '.join(FORMATS)}")
+    formats = list(dict.fromkeys(formats))
     _backend()
     from dltrain.evaluation.export import export_run, export_summary
 
-    console.info(export_summary(export_run(run_id, format, out)))
+    for fmt in formats:
+        where = out if out is None or len(formats) == 1 else out / fmt
+        console.info(export_summary(export_run(run_id, fmt, where)))
 
 
 @app.command("runs")

@@ -141,6 +141,8 @@ def set_status(run_dir: Path, status: str, **extra: Any) -> None:
     current = json.loads(path.read_text()) if path.exists() else {}
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     current.setdefault("started", now)
+    if status == "completed":  # an earlier attempt's failure message no longer applies
+        current.pop("message", None)
     current.update(status=status, updated=now, **extra)
     write_json(path, current)
 

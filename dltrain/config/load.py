@@ -33,10 +33,13 @@ class Locator:
     file: str
     lines: dict[Path_, int] = field(default_factory=dict)
     overrides: dict[Path_, str] = field(default_factory=dict)
+    origins: dict[Path_, str] = field(default_factory=dict)  # values dltrain set, and from where
 
     def where(self, dotted: str | Path_) -> str:
         path = tuple(dotted.split(".")) if isinstance(dotted, str) else tuple(dotted)
         for n in range(len(path), -1, -1):
+            if path[:n] in self.origins:
+                return self.origins[path[:n]]
             if path[:n] in self.overrides:
                 return f"--set {self.overrides[path[:n]]}"
             if path[:n] in self.lines:
@@ -153,12 +156,20 @@ def apply_overrides(data: dict, overrides: list[str], locator: Locator) -> dict:
     return data
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    recorded: dict[str, tuple[Any, str]] | None = None,
+) -> ExperimentConfig:
     """Loads, overrides and validates an experiment file.
 
     Args:
         path: the YAML experiment file.
         overrides: `key.path=value` strings applied after the file. Defaults to None.
+        recorded: values dltrain itself sets after the overrides, as dotted key →
+            (value, where it comes from for messages), e.g. a run's data path as
+            recorded in its dataset.json. Defaults to None.
 
     Returns:
         The frozen, validated `ExperimentConfig`.
@@ -195,6 +206,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
         )
     locator = Locator(source, lines)
     data = apply_overrides(data, list(overrides or []), locator)
+    for dotted, (value, origin) in (recorded or {}).items():
+        keys = tuple(dotted.split("."))
+        node = data
+        for part in keys[:-1]:
+            node = node.setdefault(part, {})
+        node[keys[-1]] = value
+        locator.origins[keys] = origin
     return validate(data, locator)
 
 

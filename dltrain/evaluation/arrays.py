@@ -41,22 +41,24 @@ def scores_of(run, raw: np.ndarray, task: str) -> np.ndarray:
 
 def labelled(run, data: Path | None, labels: Path | None):
     """(raw inputs, truth, ids, groups, label) of the test split or of external data."""
+    from dltrain import records
     from dltrain.config import load_config
     from dltrain.data.cache import sha256_files, source_files
     from dltrain.data.sources import read_samples
 
     source = run.dataset["source"]
-    overrides = [f"data.path={data or source['path']}"]
-    recorded = source.get("labels")
-    if labels is not None or (data is None and recorded):
-        overrides.append(f"data.labels={labels or recorded}")
+    path, recorded_labels = records.data_source(run.dataset)
+    origin = f"{run.dir / 'dataset.json'} (where the run found its data)"
+    given = {"data.path": (str(data or path), "--data" if data else origin)}
+    if labels is not None or (data is None and recorded_labels):
+        given["data.labels"] = (str(labels or recorded_labels), "--labels" if labels else origin)
     elif data is not None:
-        overrides.append("data.labels=null")
-    config = load_config(run.dir / "config.yaml", overrides)
+        given["data.labels"] = (None, "--data")
+    config = load_config(run.dir / "config.yaml", recorded=given)
     if data is None:
         if sha256_files(source_files(config)) != source["sha256"]:
             raise DataError(
-                f"the data under {source['path']} has changed since run {run.id} was trained "
+                f"the data under {path} has changed since run {run.id} was trained "
                 "(its SHA-256 differs), so its test split can no longer be trusted; restore the "
                 "original files, or evaluate on the new data as external data with --data"
             )

@@ -264,10 +264,11 @@ def _groups(a: _Scored, b: _Scored) -> tuple[np.ndarray | None, str]:
     column = run.config.data.group
     if column is None:
         return None, "rows"
+    from dltrain import records
     from dltrain.data import tabular
     from dltrain.data.cache import sha256_file
 
-    source = Path(run.dataset["source"]["path"])
+    source = Path(records.data_source(run.dataset)[0])
     if not source.is_file() or sha256_file(source) != run.dataset["source"]["sha256"]:
         raise DataError(
             f"run {run.id} resamples by {column!r}, whose values are read from {source}, but "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltrain import runs
+from dltrain import records, runs
 from dltrain.config import ExperimentConfig, load_config
 from dltrain.data import tabular
 from dltrain.data.arrays import load_transform
@@ -36,14 +36,24 @@ class FinishedRun:
         self.config: ExperimentConfig = load_config(self.dir / "config.yaml")
         self.dataset = runs.read_json(self.dir / "dataset.json")
         self.metrics = runs.read_json(self.dir / "metrics.json")
-        self.transform = load_transform(self.dir / "preprocessing.json")
+        self.transform = load_transform(
+            records.verify(self.dir, "preprocessing.json", fix=self.fix)
+        )
         self.task = self.dataset.get("training_task", self.dataset.get("task"))
         self._model = None
 
     @property
+    def fix(self) -> str:
+        """What to do about a damaged model or preprocessing file of this run."""
+        return (
+            f"`dltrain resume {self.id}` rebuilds it from the run's checkpoints (and writes the "
+            "same test results again)"
+        )
+
+    @property
     def model(self):
         if self._model is None:
-            self._model = load_model(self.dir / "model.keras")
+            self._model = load_model(records.verify(self.dir, "model.keras", fix=self.fix))
         return self._model
 
     def read(self, path: Path):
@@ -70,7 +80,7 @@ def evaluate_run(run_id: str, data: Path | None = None, labels: Path | None = No
             "--labels is for images, signals, text and volumes; a table holds its own labels"
         )
     if data is None:
-        source = Path(run.dataset["source"]["path"])
+        source = Path(records.data_source(run.dataset)[0])
         if not source.is_file():
             raise DataError(
                 f"the run's source data {source} no longer exists; "

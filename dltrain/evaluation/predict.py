@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,8 @@ def load_model(path: Path):
         raise RunError(f"cannot load the model {path}: {exc}") from None
     except OSError as exc:
         raise RunError(f"cannot load the model {path}: {exc}") from None
+    except (zipfile.BadZipFile, EOFError, KeyError) as exc:  # a truncated or damaged file
+        raise RunError(f"{path} is damaged and cannot be loaded ({exc})") from None
 
 
 def model_scores(model, x: np.ndarray) -> np.ndarray:

@@ -86,6 +86,9 @@ footer { margin-top: 40px; color: #57606a; font-size: 0.85em; }
 def report_run(run_id: str) -> Path:
     """Rebuilds the plots and report of a completed run, holding the run's lock.
 
+    A run stopped while it wrote its report (status.json's phase "report": its results
+    are all written) is finished here: the report is written and the run marked completed.
+
     Args:
         run_id: a run id, e.g. ``breast-cancer-3``.
 
@@ -93,21 +96,26 @@ def report_run(run_id: str) -> Path:
         The path of report.html.
     """
     run_dir = runs.resolve_run(run_id)
-    status = _optional_json(run_dir / "status.json") or {}
-    state = status.get("status", "unknown")
-    if state != "completed":
-        raise RunError(
-            f"run {run_id} is {state}, not completed; a report needs a run that finished "
-            "training and testing. Train it again (dltrain train CONFIG) and report that run"
-        )
-    if not (run_dir / "metrics.json").is_file():
-        raise RunError(
-            f"run {run_id} has no metrics.json ({run_dir / 'metrics.json'}), so there is "
-            "nothing to report; the run folder is incomplete. Train it again (dltrain train "
-            "CONFIG) or restore the file"
-        )
     with runs.RunLock(run_dir):
-        return write_report(run_dir)
+        status = _optional_json(run_dir / "status.json") or {}
+        state = status.get("status", "unknown")
+        finishing = state != "completed" and status.get("phase") == "report"
+        if state != "completed" and not finishing:
+            raise RunError(
+                f"run {run_id} is {state}, not completed; a report needs a run that finished "
+                f"training and testing. Continue it with `dltrain resume {run_id}` (it writes "
+                "the report when it completes), or train it again"
+            )
+        if not (run_dir / "metrics.json").is_file():
+            raise RunError(
+                f"run {run_id} has no metrics.json ({run_dir / 'metrics.json'}), so there is "
+                "nothing to report; the run folder is incomplete. Train it again (dltrain "
+                "train CONFIG) or restore the file"
+            )
+        path = write_report(run_dir)
+        if finishing:
+            runs.set_status(run_dir, "completed", phase="done")
+        return path
 
 
 def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:

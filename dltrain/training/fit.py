@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltrain import __version__, runs
+from dltrain import __version__, records, runs
 from dltrain.config import ExperimentConfig, dump_config
 from dltrain.data.cache import Processed, preprocess
 from dltrain.errors import (
@@ -22,13 +22,14 @@ from dltrain.errors import (
     DivergedError,
     DltrainError,
     InterruptedRun,
+    RunError,
     SanityError,
 )
 from dltrain.evaluation import metrics as M
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import metric_names, score_split
 from dltrain.evaluation.threshold import choose_threshold
-from dltrain.training import distribute, loop
+from dltrain.training import checkpoint, distribute, loop
 from dltrain.training.loop import LoopState
 from dltrain.training.setup import class_weights, feeder, monitor_of, new_model
 
@@ -116,18 +117,26 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
 
 
 def complete(run_dir: Path) -> None:
-    """Marks the run completed and builds its plots and report.html."""
+    """Builds the run's plots and report.html, then marks the run completed: a run is
+    declared completed only once everything it promises is written."""
     from dltrain.evaluation.report import write_report
 
-    runs.set_status(run_dir, "completed")
+    runs.set_status(run_dir, "running", phase="report")
     write_report(run_dir)
+    runs.set_status(run_dir, "completed", phase="done")
+
+
+PHASES = ("setup", "sanity", "training", "testing", "report", "done")
+"""What a run is doing, in status.json's `phase`: `resume` continues from any of them, and
+`dltrain report` finishes a run stopped in "report" (its results are all written)."""
 
 
 @contextlib.contextmanager
 def guarded(run_dir: Path):
     """Records how a run ends in status.json and turns signals into exit codes 130/143.
 
-    Yields the `StopSignals` that the training loop watches.
+    Yields the `StopSignals` that the training loop watches. When status.json itself
+    cannot be written (a full disk), the run's own error is still the one reported.
     """
     run_id = run_dir.name
     runs.set_status(run_dir, "running", pid=os.getpid())
@@ -135,24 +144,52 @@ def guarded(run_dir: Path):
         with StopSignals() as stop:
             yield stop
     except SanityError as exc:
-        runs.set_status(run_dir, "failed", message=str(exc))
+        _record_end(run_dir, "failed", str(exc))
         raise
     except DivergedError as exc:
-        runs.set_status(run_dir, "diverged", message=str(exc))
+        _record_end(run_dir, "diverged", str(exc))
         raise
     except (Terminated, KeyboardInterrupt) as exc:
         how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
-        runs.set_status(run_dir, "interrupted", message=f"stopped by {how}")
+        _record_end(run_dir, "interrupted", f"stopped by {how}")
+        if (run_dir / "config.yaml").is_file():
+            what = f"continue it exactly with `dltrain resume {run_id}`"
+        else:  # stopped while the run folder was being set up: nothing to continue
+            what = "nothing was trained yet; start it again with the same command"
         raise InterruptedRun(
-            f"run {run_id} stopped by {how}; continue it exactly with `dltrain resume {run_id}`",
+            f"run {run_id} stopped by {how}; {what}",
             signal_exit_code=143 if isinstance(exc, Terminated) else 130,
         ) from None
+    except RunError as exc:  # a write failed (a full disk?) or a file of the run is damaged
+        _record_end(run_dir, "failed", str(exc))
+        raise _resumable(exc, run_dir) from None
     except DltrainError as exc:
-        runs.set_status(run_dir, "failed", message=str(exc))
+        _record_end(run_dir, "failed", str(exc))
         raise
     except BaseException as exc:
-        runs.set_status(run_dir, "failed", message=f"{type(exc).__name__}: {exc}")
+        _record_end(run_dir, "failed", f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _record_end(run_dir: Path, status: str, message: str) -> None:
+    """status.json says how the run ended, when it can be written at all."""
+    with contextlib.suppress(RunError, OSError):
+        runs.set_status(run_dir, status, message=message)
+
+
+def _resumable(exc: RunError, run_dir: Path) -> RunError:
+    """A file-system error during a run, with the last good checkpoint and the command that
+    continues the run (unless the message already says how)."""
+    if "dltrain resume" in exc.message or not (run_dir / "config.yaml").is_file():
+        return exc
+    good = checkpoint.last_good(run_dir)
+    kept = f" The last good checkpoint is {good}." if good else " No checkpoint was written yet."
+    return RunError(
+        f"{exc.message.rstrip('.')}.{kept} Once the cause is fixed (e.g. space freed), "
+        f"continue the run with `dltrain resume {run_dir.name}`",
+        where=exc.where,
+        details=exc.details,
+    )
 
 
 def training_task(config: ExperimentConfig, manifest: dict) -> str:
@@ -181,18 +218,45 @@ def _train_in(
 
     manifest = data.manifest
     task = training_task(config, manifest)
-    runs.atomic_write_text(run_dir / "config.yaml", dump_config(config))
-    runs.atomic_write_text(run_dir / "command.txt", shlex.join(argv) + "\n")
-    runs.write_json(run_dir / "environment.json", environment(config))
+    write_setup(run_dir, config, data, argv)
+    seeded(config)
+    n_classes = len(manifest["classes"])
+    feed = feeder(config, data, task)
+    prior = data.sample("train").y
+    checks = sanity_checks(run_dir, config, task, data, feed)
+    keras.utils.set_random_seed(config.seed)  # the model is the same with or without them
+    runs.set_status(run_dir, "running", phase="training")
+    with distribute.current().scope():  # distributed: variables mirrored on every replica
+        model = distribute.current().built(
+            new_model(config, task, data.transform, prior, n_classes, training_steps(config, data)),
+            feed,
+        )
+    if config.train.init_from is not None:
+        from dltrain.training import transfer
+
+        transfer.init_from(model, config, run_dir)
+
+    state = fit_model(run_dir, config, data, model, stop, LoopState(), on_epoch)
+    if not distribute.current().is_chief:  # distributed: only the chief tests and reports
+        return {}, checks
+    if not test:  # a tuning trial: validation only, the test split stays unseen
+        return state, checks
+    return finish(run_dir, config, data, checks)
+
+
+def write_setup(run_dir: Path, config: ExperimentConfig, data: Processed, argv: list[str]):
+    """Writes what the run is made of. config.yaml comes last: a folder holding it is a run
+    that `dltrain resume` can continue."""
+    manifest = data.manifest
     rows = {name: _rows(data, name) for name in ("train", "val", "test")}
     runs.write_json(
         run_dir / "dataset.json",
         {
             "cache": str(data.path.resolve()),
             "kind": manifest["kind"],
-            "source": manifest["source"],
+            "source": source_record(config, manifest),
             "task": manifest["task"],
-            "training_task": task,
+            "training_task": training_task(config, manifest),
             "classes": manifest["classes"],
             "positive_class": manifest["positive_class"],
             "features": manifest["features"],
@@ -201,38 +265,55 @@ def _train_in(
             "rows": rows,
         },
     )
-    transform = data.transform
-    transform.save(run_dir / "preprocessing.json")
-
-    seeded(config)
-    n_classes = len(manifest["classes"])
-    checks = []
-    feed = feeder(config, data, task)
-    prior = data.sample("train").y
-    if config.train.sanity:
-        from dltrain.training import sanity
-
-        checks = sanity.run_suite(config, task, n_classes, data, feed)
-        runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
-        sanity.raise_on_failure(checks)
-        keras.utils.set_random_seed(config.seed)  # the model is the same with or without it
-    with distribute.current().scope():  # distributed: variables mirrored on every replica
-        model = distribute.current().built(
-            new_model(config, task, transform, prior, n_classes, training_steps(config, data)),
-            feed,
-        )
-    if config.train.init_from is not None:
-        from dltrain.training import transfer
-
-        transfer.init_from(model, config, run_dir)
-
+    data.transform.save(run_dir / "preprocessing.json")
+    records.record(run_dir, "preprocessing.json")
+    runs.write_json(run_dir / "environment.json", environment(config))
+    runs.atomic_write_text(run_dir / "command.txt", shlex.join(argv) + "\n")
+    runs.atomic_write_text(run_dir / "config.yaml", dump_config(config))
     (run_dir / "checkpoints").mkdir(exist_ok=True)
-    state = fit_model(run_dir, config, data, model, stop, LoopState(), on_epoch)
-    if not distribute.current().is_chief:  # distributed: only the chief tests and reports
-        return {}, checks
-    if not test:  # a tuning trial: validation only, the test split stays unseen
-        return state, checks
-    return finish(run_dir, config, data, checks)
+
+
+def source_record(config: ExperimentConfig, manifest: dict) -> dict:
+    """The run's data source: the paths as its config gave them, the absolute paths they
+    named for this run (`resolved`), and the content facts of the cache (hash, size).
+
+    The cache is shared by every run on the same data, so its own record of the path
+    is whoever built it first; a run records its own.
+    """
+    from dltrain.data.cache import source_path
+    from dltrain.data.readers import common
+
+    source = {k: v for k, v in manifest["source"].items() if k not in ("path", "labels")}
+    source["path"] = config.data.path
+    if config.data.kind == "tabular":
+        resolved = {"path": str(source_path(config).resolve())}
+    else:
+        resolved = {"path": str(common.data_path(config).resolve())}
+        labels = common.labels_path(config)
+        if labels is not None:
+            source["labels"] = config.data.labels
+            resolved["labels"] = str(labels.resolve())
+    source["resolved"] = resolved
+    return source
+
+
+def sanity_checks(run_dir: Path, config: ExperimentConfig, task: str, data, feed) -> list:
+    """The run's sanity suite: the recorded one (a resumed run), or run now and recorded.
+
+    Raises:
+        SanityError: a check failed (now, or when the run was started: resuming repeats it).
+    """
+    from dltrain.training import sanity
+
+    if not config.train.sanity:
+        return []
+    checks = sanity.recorded(run_dir)
+    if checks is None:
+        runs.set_status(run_dir, "running", phase="sanity")
+        checks = sanity.run_suite(config, task, len(data.manifest["classes"]), data, feed)
+        runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
+    sanity.raise_on_failure(checks)
+    return checks
 
 
 def _rows(data: Processed, name: str) -> list[int]:
@@ -285,7 +366,9 @@ def fit_model(
     if state.best is None or not best_path.exists():
         monitor, _ = monitor_of(config, task)
         raise DivergedError(f"no epoch produced a finite {monitor}; nothing to keep")
-    loop.save_model(load_model(best_path), run_dir / "model.keras")
+    runs.set_status(run_dir, "running", phase="testing")
+    checkpoint.save_model(load_model(best_path), run_dir / "model.keras")
+    records.record(run_dir, "model.keras")
     return state
 
 
@@ -351,6 +434,7 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
         from dltrain.training import sanity
 
         headline = results["val"].get(M.HEADLINE[task], {}).get("value")
+        checks = [c for c in checks if c.name != "beats_baselines"]  # a resumed run's
         checks.append(sanity.beats_baselines(task, headline, checks))
         runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
     for name, part in (("val", val), ("test", test)):

@@ -148,7 +148,7 @@ def run(
                 else current > state.best + min_delta
             ):
                 state.best, state.best_epoch, state.wait = current, state.epoch, 0
-                save_model(model, best_path)
+                checkpoint.save_model(model, best_path)
             else:
                 state.wait += 1
                 if es is not None and state.wait >= es.patience:
@@ -189,18 +189,3 @@ def _write_history(path: Path, history: list[dict]) -> None:
     lines = [",".join(keys)]
     lines += [",".join(repr(row.get(k, "")) for k in keys) for row in history]
     runs.atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def save_model(model, path: Path) -> None:
-    import os
-
-    from dltrain.errors import RunError
-
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        model.save(str(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise RunError(f"cannot save the model to {path}: {exc.strerror or exc}") from None

@@ -1,8 +1,24 @@
-"""`dltrain resume RUN_ID`: continue an interrupted run exactly where its last checkpoint is."""
+"""`dltrain resume RUN_ID`: continue a stopped run exactly, from wherever it stopped.
+
+A run can stop at any point: while its sanity suite runs, before its first checkpoint,
+mid-epoch, while it scores the test split or writes its report. Resuming does what is
+left, and what is redone gives the same result as the first time:
+
+- the sanity suite, if the run has not recorded one (a recorded FAIL is not retried);
+- training, from the newest intact checkpoint (from epoch 1 with the same seeded model
+  when none was written; nothing when training had finished);
+- the final model, the test scoring, the predictions and the report, then `completed`.
+
+A completed run whose model or preprocessing file is damaged is repaired the same way
+(the final model is rebuilt from the best checkpoint and the same test scores written
+again). The run's own config.yaml and dataset.json are the only inputs: the data is
+re-read (or found in the cache) from where the run recorded it, and must give the same
+split hashes as when the run started, or resuming is refused.
+"""
 
 from __future__ import annotations
 
-from dltrain import console, runs
+from dltrain import console, records, runs
 from dltrain.config import load_config
 from dltrain.data.cache import preprocess
 from dltrain.errors import DataError, DivergedError, UsageError
@@ -13,34 +29,30 @@ from dltrain.training.fit import (
     finish,
     fit_model,
     guarded,
+    sanity_checks,
     seeded,
     training_steps,
     training_task,
 )
 from dltrain.training.loop import LoopState
-from dltrain.training.sanity import Check
 from dltrain.training.setup import feeder, new_model
 
 
 def resume(run_id: str) -> TrainResult:
-    """Restores the newest intact checkpoint and trains on to the end.
+    """Continues run `run_id` from wherever it stopped, and completes it.
 
     A damaged checkpoint is skipped with a warning naming it (the previous one is
     used); if checkpoints exist but none is intact, resuming is refused rather
     than silently starting again.
-
-    The run's own config.yaml and dataset.json are the only inputs: the data is
-    re-read (or found in the cache) and must give the same split hashes as when
-    the run started, or resuming is refused.
     """
     run_dir = runs.resolve_run(run_id)
     dataset = runs.read_json(run_dir / "dataset.json")
-    config = load_config(run_dir / "config.yaml", [f"data.path={dataset['source']['path']}"])
+    config = recorded_config(run_dir, dataset)
     dist = distribute.setup(config.train)  # distributed: before any TF op
     with distribute.resume_folders(run_dir) as (lock, write_dir):
         status = runs.read_json(run_dir / "status.json")
         state_name = status.get("status")
-        if state_name == "completed":
+        if state_name == "completed" and _intact(run_dir):
             raise UsageError(f"run {run_id} is already completed; there is nothing to resume")
         if state_name == "diverged":
             raise DivergedError(
@@ -52,7 +64,7 @@ def resume(run_id: str) -> TrainResult:
             if data.manifest["split"][name]["sha256"] != dataset["split"][name]["sha256"]:
                 raise DataError(
                     f"the {name} split of run {run_id} cannot be rebuilt identically from "
-                    f"{dataset['source']['path']} (its content hash differs); the data or "
+                    f"{config.data.path} (its content hash differs); the data or "
                     "dltrain's preprocessing changed, so the run cannot be resumed exactly"
                 )
         if lock.stale_pid:
@@ -60,54 +72,80 @@ def resume(run_id: str) -> TrainResult:
         # distributed: non-chief workers write elsewhere; a lost worker is exit 4
         with guarded(write_dir) as stop, dist.failures():
             task = training_task(config, data.manifest)
-            prior = data.sample("train")
-            n_classes = len(data.manifest["classes"])
-            steps = training_steps(config, data)  # the same jit_compile as the run had
-            seeded(config)
-            feed = feeder(config, data, task)
-            with dist.scope():  # distributed: variables mirrored on every replica
-                model = dist.built(
-                    new_model(config, task, data.transform, prior.y, n_classes, steps), feed
-                )
-            _build_state(model, prior, feed)
             if dist.is_chief:  # distributed: the run's files are the chief's
                 checkpoint.clean_temporary(run_dir)
-            restored = checkpoint.load_latest(run_dir, model)
-            if restored is None:
-                console.warn("no checkpoint was written yet: training starts from epoch 1")
-                seeded(config)
-                with dist.scope():
-                    model = dist.built(
-                        new_model(config, task, data.transform, prior.y, n_classes, steps), feed
-                    )
-                state = LoopState()
-            else:
-                for warning in restored.skipped:
-                    console.warn(warning)
-                meta = restored.meta
-                console.info(
-                    f"Resuming {run_id} from {restored.file.name}: epoch {meta['epoch'] + 1}, "
-                    f"after step {meta['step']}"
-                )
-                state = LoopState(**meta)
+                _repair_preprocessing(run_dir, data)
+                (run_dir / "checkpoints").mkdir(exist_ok=True)
+            seeded(config)
+            feed = feeder(config, data, task)
+            # distributed: the chief's suite is the run's; it has no collective operation
+            checks = sanity_checks(run_dir, config, task, data, feed) if dist.is_chief else []
+            runs.set_status(write_dir, "running", phase="training")
+            model, state = _restored(run_dir, config, data, task, feed, dist)
             fit_model(write_dir, config, data, model, stop, state)
             if not dist.is_chief:
                 return TrainResult(None, None, {}, [], worker=dist.describe())
-            checks = _recorded_checks(run_dir)
             metrics, checks = finish(run_dir, config, data, checks)
             complete(run_dir)
     return TrainResult(run_id, run_dir, metrics, checks)
+
+
+def recorded_config(run_dir, dataset: dict):
+    """The run's config, reading its data where the run recorded it (dataset.json)."""
+    path, labels = records.data_source(dataset)
+    origin = f"{run_dir / 'dataset.json'} (where the run found its data)"
+    recorded = {"data.path": (path, origin)}
+    if labels is not None:
+        recorded["data.labels"] = (labels, origin)
+    return load_config(run_dir / "config.yaml", recorded=recorded)
+
+
+def _restored(run_dir, config, data, task, feed, dist):
+    """The compiled model and loop state to continue from: the newest intact checkpoint, or
+    the freshly seeded model of epoch 1 (what `train` builds) when there is none."""
+    prior = data.sample("train")
+    n_classes = len(data.manifest["classes"])
+    steps = training_steps(config, data)  # the same jit_compile as the run had
+
+    def fresh():
+        seeded(config)
+        with dist.scope():  # distributed: variables mirrored on every replica
+            return dist.built(
+                new_model(config, task, data.transform, prior.y, n_classes, steps), feed
+            )
+
+    model = fresh()
+    _build_state(model, prior, feed)
+    restored = checkpoint.load_latest(run_dir, model)
+    if restored is None:
+        console.warn("no checkpoint was written yet: training starts from epoch 1")
+        return fresh(), LoopState()
+    for warning in restored.skipped:
+        console.warn(warning)
+    meta = restored.meta
+    console.info(
+        f"Resuming {run_dir.name} from {restored.file.name}: epoch {meta['epoch'] + 1}, "
+        f"after step {meta['step']}"
+    )
+    return model, LoopState(**meta)
+
+
+def _intact(run_dir) -> bool:
+    """Whether a completed run's model and fitted preprocessing match their checksums."""
+    return all(records.is_intact(run_dir, name) for name in records.RECORDED)
+
+
+def _repair_preprocessing(run_dir, data) -> None:
+    """Writes preprocessing.json again from the cache when it is missing or damaged (the
+    cache's split hashes were just checked, so it is the same fitted preprocessing)."""
+    if records.is_intact(run_dir, "preprocessing.json"):
+        return
+    console.warn(f"{run_dir / 'preprocessing.json'} was missing or damaged; written again")
+    data.transform.save(run_dir / "preprocessing.json")
+    records.record(run_dir, "preprocessing.json")
 
 
 def _build_state(model, train, feed) -> None:
     """Creates the optimiser and metric variables (one step) so a checkpoint can fill them."""
     x = train.x[:1].astype("float32") if train.x.dtype.kind == "u" else train.x[:1]
     model.train_on_batch(*feed.eval_batch(x, train.y[:1]))
-
-
-def _recorded_checks(run_dir) -> list[Check]:
-    path = run_dir / "sanity.json"
-    if not path.exists():
-        return []
-    checks = runs.read_json(path).get("checks", [])
-    return [Check(**c) for c in checks if c["name"] != "beats_baselines"]

@@ -49,6 +49,25 @@ def as_json(checks: list[Check]) -> dict:
     return {"checks": [asdict(c) for c in checks]}
 
 
+def recorded(run_dir) -> list[Check] | None:
+    """The suite a run recorded in sanity.json (without the after-training verdict), or None
+    when it has not finished one (e.g. it was stopped during the suite)."""
+    from dltrain import runs
+
+    path = run_dir / "sanity.json"
+    if not path.is_file():
+        return None
+    try:
+        checks = [Check(**c) for c in runs.read_json(path)["checks"]]
+    except (KeyError, TypeError) as exc:
+        from dltrain.errors import RunError
+
+        raise RunError(
+            f"{path} is not a sanity record ({exc}); delete it to run the suite again"
+        ) from None
+    return [c for c in checks if c.name != "beats_baselines"]
+
+
 def failed(checks: list[Check]) -> list[Check]:
     return [c for c in checks if c.verdict == "FAIL"]
 

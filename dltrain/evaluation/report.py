@@ -107,6 +107,7 @@ def report_run(run_id: str) -> Path:
             "CONFIG) or restore the file"
         )
     with runs.RunLock(run_dir):
+        runs.clean_temporary(run_dir)
         return write_report(run_dir)
 
 

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +46,7 @@ class Restored:
 
 
 def _folder(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
+    return runs.run_subdir(run_dir, "checkpoints")
 
 
 def _manifest(run_dir: Path) -> dict:
@@ -148,10 +147,3 @@ def load_latest(run_dir: Path, model) -> Restored | None:
             + ". The run cannot be resumed exactly; start a new run with `dltrain train`"
         )
     return None
-
-
-def clean_temporary(run_dir: Path) -> None:
-    """Removes temporary files left by a write that was killed half-way."""
-    for path in _folder(run_dir).glob(".*.tmp"):
-        with contextlib.suppress(OSError):
-            os.unlink(path)

@@ -106,7 +106,7 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
                 f"train.init_from: {exc.message}", where=config.where("train.init_from")
             ) from None
     with distribute.run_folder(config.name) as (run_id, run_dir):  # non-chief: a temp dir
-        with runs.RunLock(run_dir), guarded(run_dir) as stop, dist.failures():
+        with runs.RunLock(run_dir, new=True), guarded(run_dir) as stop, dist.failures():
             metrics, checks = _train_in(run_dir, config, data, argv, stop)
             if dist.is_chief:
                 complete(run_dir)
@@ -226,7 +226,7 @@ def _train_in(
 
         transfer.init_from(model, config, run_dir)
 
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    runs.run_subdir(run_dir, "checkpoints")
     state = fit_model(run_dir, config, data, model, stop, LoopState(), on_epoch)
     if not distribute.current().is_chief:  # distributed: only the chief tests and reports
         return {}, checks
@@ -355,7 +355,7 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
         runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
     for name, part in (("val", val), ("test", test)):
         write_predictions(
-            run_dir / "predictions" / f"{name}.csv",
+            runs.run_subdir(run_dir, "predictions") / f"{name}.csv",
             part.ids,
             part.rows,
             part.y,
@@ -382,7 +382,7 @@ def augmented_batch(run_dir: Path, model, data: Processed, classes: list[str]) -
     shown = np.asarray(augment(x, training=True))
     names = [classes[int(c)] for c in sample.y[pick]] if classes else list(sample.ids[pick])
     runs.atomic_write_bytes(
-        run_dir / "plots" / AUGMENTED_GRID,
+        runs.run_subdir(run_dir, "plots") / AUGMENTED_GRID,
         image_grid(shown, list(names), "Training batch after augmentation (train split)"),
     )
 

@@ -71,7 +71,7 @@ def resume(run_id: str) -> TrainResult:
                 )
             _build_state(model, prior, feed)
             if dist.is_chief:  # distributed: the run's files are the chief's
-                checkpoint.clean_temporary(run_dir)
+                runs.clean_temporary(run_dir)
             restored = checkpoint.load_latest(run_dir, model)
             if restored is None:
                 console.warn("no checkpoint was written yet: training starts from epoch 1")

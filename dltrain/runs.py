@@ -138,7 +138,7 @@ def _problem(exc: OSError) -> str:
     """An OSError in words, with what to do when the disk is full."""
     text = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        text += "; the disk (or your quota) is full: free some space, then run the command again"
+        text += "; free some space on that disk and try again"
     return text
 
 

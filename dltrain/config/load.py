@@ -22,6 +22,8 @@ from dltrain.errors import ConfigError, UsageError
 
 DISCRIMINATORS = ("kind", "architecture", "method", "name", "rule")
 MAX_CONFIG_BYTES = 1_000_000
+MAX_DEPTH = 50  # nesting of lists and mappings; a real config needs fewer than 10
+SHOWN_OVERRIDE = 80  # characters of a --set item quoted in a message
 
 Path_ = tuple[Any, ...]
 
@@ -41,14 +43,24 @@ class Locator:
             if path[:n] in self.origins:
                 return self.origins[path[:n]]
             if path[:n] in self.overrides:
-                return f"--set {self.overrides[path[:n]]}"
+                return f"--set {shown(self.overrides[path[:n]])}"
             if path[:n] in self.lines:
                 return f"{self.file}:{self.lines[path[:n]]}"
         return self.file
 
 
+def shown(item: str) -> str:
+    """A `--set` item as quoted in a message: its start, if it is long."""
+    return item if len(item) <= SHOWN_OVERRIDE else f"{item[: SHOWN_OVERRIDE - 3]}..."
+
+
 class _Loader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate keys and YAML aliases (no alias bombs)."""
+    """A SafeLoader that refuses duplicate keys, keys that are lists or mappings, YAML
+    aliases (no alias bombs) and nesting deeper than `MAX_DEPTH` (no RecursionError)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -59,13 +71,34 @@ class _Loader(yaml.SafeLoader):
                 "YAML aliases (*name) are not supported in dltrain configs; write the value out",
                 event.start_mark,
             )
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.MarkedYAMLError(
+                None,
+                None,
+                f"lists and mappings are nested more than {MAX_DEPTH} levels deep here; "
+                "a dltrain config needs only a few levels: check the brackets and indentation",
+                self.peek_event().start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                what = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+                raise yaml.MarkedYAMLError(
+                    None,
+                    None,
+                    f"a key must be a plain name, not a {what} (a '? ' entry or a key in "
+                    "brackets); write the key as a name",
+                    key_node.start_mark,
+                )
+            key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.MarkedYAMLError(
                     "while reading the config",
@@ -74,12 +107,7 @@ class _Loader(yaml.SafeLoader):
                     "keep one of them",
                     key_node.start_mark,
                 )
-            try:
-                seen[key] = line
-            except TypeError:
-                raise yaml.MarkedYAMLError(
-                    None, None, f"a key must be a plain value, not {key!r}", key_node.start_mark
-                ) from None
+            seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
 
@@ -119,6 +147,11 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
         raise ConfigError(problem.strip(), where=where) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", where=source) from None
+    except RecursionError:  # not expected past MAX_DEPTH; never a traceback
+        raise ConfigError(
+            "lists and mappings are nested too deeply; check the brackets and indentation",
+            where=source,
+        ) from None
     finally:
         loader.dispose()
 
@@ -130,9 +163,14 @@ def parse_override(item: str) -> tuple[Path_, Any]:
     if not sep or not key or any(not part for part in key.split(".")):
         raise UsageError(
             "--set expects KEY=VALUE with a dotted key, e.g. --set train.epochs=30. "
-            f"Received: {item!r}"
+            f"Received: {shown(item)!r}"
         )
-    value, _ = parse_yaml(raw, f"--set {item}") if raw.strip() else ("", {})
+    if not raw.strip():
+        return tuple(key.split(".")), ""
+    try:
+        value, _ = parse_yaml(raw, "--set")
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where=f"--set {shown(item)}") from None
     return tuple(key.split(".")), value
 
 
@@ -148,7 +186,7 @@ def apply_overrides(data: dict, overrides: list[str], locator: Locator) -> dict:
                 raise ConfigError(
                     f"cannot set {'.'.join(path)}: {'.'.join(path[: i + 1])} is not a section "
                     f"(it is {child!r})",
-                    where=f"--set {item}",
+                    where=f"--set {shown(item)}",
                 )
             node = child
         node[path[-1]] = value

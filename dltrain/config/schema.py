@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 
 from dltrain.config.base import Section
 from dltrain.config.data import DataConfig
@@ -14,6 +14,7 @@ from dltrain.config.train import TrainConfig
 from dltrain.config.tune import TuneConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+MAX_SEED = 2**31 - 1
 
 
 class ExperimentConfig(Section):
@@ -22,7 +23,9 @@ class ExperimentConfig(Section):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     """Experiment name; runs are called <name>-<n>. Letters, digits, '-' and '_'."""
     seed: int = 42
-    """Seed of every random choice (split, initialisation, shuffling). Defaults to 42."""
+    """Seed of every random choice (split, initialisation, shuffling): 0 to 2147483647
+    (2**31 - 1), so that every seed derived from it (seed + offset) stays within what
+    NumPy, scikit-learn and TensorFlow accept. Defaults to 42."""
     data: DataConfig
     """The data and how it is split."""
     model: ModelConfig = MLPConfig()
@@ -35,6 +38,16 @@ class ExperimentConfig(Section):
     """The hyperparameter search of `dltrain tune` (ignored by `train`)."""
 
     _locator: object = PrivateAttr(default=None)
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_range(cls, value: int) -> int:
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError(
+                f"must be between 0 and {MAX_SEED} (2**31 - 1), e.g. 42; seeds derived from "
+                f"it must stay valid for NumPy and TensorFlow. Received: {value}"
+            )
+        return value
 
     def where(self, dotted: str) -> str | None:
         """Where a setting came from: "file.yaml:LINE", "--set key=value", or None."""

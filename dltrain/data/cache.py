@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ from dltrain.data.audit import HASH as AUDIT_HASH
 from dltrain.data.audit import leakage_audit, row_hashes
 from dltrain.data.transforms import TabularTransform
 from dltrain.errors import DataError, RunError
-from dltrain.runs import read_json, write_json
+from dltrain.runs import left_behind, read_json, temp_tag, write_json
 
 CACHE_FORMAT = 3  # 2: manifest["audit"]; 3: shards <split>-NNNNN.npz, all kinds
 CHUNK = 1 << 20
+_BUILDING = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9_-]*-[0-9a-f]{16}\.")  # see `_building`
 
 
 def cache_root() -> Path:
@@ -257,10 +259,20 @@ def sha256_files(files: list[Path]) -> str:
 
 @contextlib.contextmanager
 def _building(folder: Path):
-    """A temporary folder renamed to `folder` when the block succeeds, removed otherwise."""
+    """A temporary folder renamed to `folder` when the block succeeds, removed otherwise.
+
+    The temporary folder is `.<name>-<fingerprint>.<pid>@<host>.<random>`: a preprocess
+    killed half-way (kill -9, a power cut) cannot remove it, so the next one that builds
+    a cache folder removes every such folder whose process has ended on this machine.
+    The creator's PID and host decide, not the folder's age: a preprocess of another
+    process may be writing one right now, for as long as its data takes, and a folder
+    made on another machine sharing the cache is left to that machine. A folder named
+    without a PID (by an older dltrain) is removed once it is a day old.
+    """
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        _remove_left_behind(folder.parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{temp_tag()}.", dir=folder.parent))
     except OSError as exc:
         raise RunError(f"cannot write the cache under {folder.parent}: {exc.strerror}") from None
     try:
@@ -277,6 +289,17 @@ def _building(folder: Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _remove_left_behind(root: Path) -> None:
+    """Removes the temporary folders of killed preprocesses from the cache (see `_building`)."""
+    day_ago = dt.datetime.now().timestamp() - 86400
+    for path in root.iterdir():
+        if not (_BUILDING.match(path.name) and path.is_dir() and not path.is_symlink()):
+            continue
+        with contextlib.suppress(OSError):
+            if left_behind(path.name, untagged=path.stat().st_mtime < day_ago):
+                shutil.rmtree(path)
 
 
 def load_labelled(config: ExperimentConfig, source: Path):

@@ -6,6 +6,7 @@ written when one is found: a table that fails here never reaches training.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ MAX_LISTED = 20
 NUMERIC_SHARE = 0.95  # a text column whose values are ≥95% numbers is numeric with typos
 REGRESSION_MIN_UNIQUE = 10
 FLOAT32_MAX = float(np.finfo("float32").max)  # models compute in float32: beyond is infinity
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,11 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
             "check for an unquoted delimiter inside a value or a wrong data.delimiter",
             where=f"{source}:{line}" if line else str(source),
         ) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"the file is not valid {cfg.encoding} text (byte {exc.start}); "
+    except UnicodeDecodeError:
+        raise not_decodable(
+            source,
+            cfg.encoding,
             "set data.encoding to the file's encoding (e.g. latin-1) or save it as UTF-8",
-            where=str(source),
         ) from None
     except LookupError:
         raise ConfigError(f"unknown text encoding {cfg.encoding!r} in data.encoding") from None
@@ -120,6 +122,45 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
         raise DataError("the file has a header but no data rows", where=str(source))
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def not_decodable(path: Path, encoding: str, fix: str) -> DataError:
+    """The error for a file that is not `encoding` text, at the line of its first bad byte.
+
+    The file is decoded in chunks, so a large file is not read into memory at once.
+    Lines are counted as newline bytes: exact for UTF-8 and the 8-bit encodings.
+
+    Args:
+        path: the file.
+        encoding: the encoding it was read with, as the user named it.
+        fix: what to do, e.g. "save it as UTF-8".
+
+    Returns:
+        A `DataError` at `path:line` saying which byte is wrong.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset, line = 0, 1
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK_BYTES):
+                pending = len(decoder.getstate()[0])
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    at = max(exc.start - pending, 0)  # in this chunk
+                    f.seek(offset + at)
+                    bad = f.read(4)
+                    line += chunk.count(b"\n", 0, at)
+                    return DataError(
+                        f"the file is not valid {encoding} text (byte {offset + at}: {bad!r}); "
+                        + fix,
+                        where=f"{path}:{line}",
+                    )
+                offset += len(chunk)
+                line += chunk.count(b"\n")
+    except OSError:
+        pass
+    return DataError(f"the file is not valid {encoding} text; {fix}", where=str(path))
 
 
 def _check_header(source: Path, cfg: TabularData) -> None:

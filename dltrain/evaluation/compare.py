@@ -128,7 +128,7 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
         "p_value": P_VALUE,
         "metrics": metrics,
     }
-    path = b.dir / "comparisons" / f"{a.id}.json"
+    path = runs.run_subdir(b.dir, "comparisons") / f"{a.id}.json"
     runs.write_json(path, result)
     return Comparison(result, path)
 

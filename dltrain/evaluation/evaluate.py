@@ -141,7 +141,9 @@ def _scored(run, y, scores, groups, label: str, data: Path | None) -> dict:
         "warnings": scored.get("warnings", []),
     }
     out_name = "test" if data is None else Path(data).stem
-    runs.write_json(run.dir / "evaluations" / f"{_safe_name(out_name)}.json", result)
+    runs.write_json(
+        runs.run_subdir(run.dir, "evaluations") / f"{_safe_name(out_name)}.json", result
+    )
     return result
 
 

@@ -84,7 +84,7 @@ def export_run(run_id: str, fmt: str, out: Path | None = None) -> Exported:
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
     run = FinishedRun(run_id)
-    out = Path(out) if out is not None else run.dir / "exports" / fmt
+    out = Path(out) if out is not None else runs.run_subdir(run.dir, "exports") / fmt
     if out.exists() and not (out / "export.json").is_file():
         raise UsageError(
             f"--out {out} already exists and is not a dltrain export; choose a new folder "

@@ -80,7 +80,7 @@ def make_plots(run_dir: Path) -> list[Path]:
     run_dir = Path(run_dir)
     metrics = runs.read_json(run_dir / "metrics.json")
     task = metrics.get("task")
-    out = run_dir / "plots"
+    out = runs.run_subdir(run_dir, "plots")
     written: list[Path] = []
 
     def save(name: str, draw: Callable[[], Figure | None]) -> None:

@@ -112,6 +112,7 @@ def report_run(run_id: str) -> Path:
                 "nothing to report; the run folder is incomplete. Train it again (dltrain "
                 "train CONFIG) or restore the file"
             )
+        runs.clean_temporary(run_dir)
         path = write_report(run_dir)
         if finishing:
             runs.set_status(run_dir, "completed", phase="done")

@@ -91,7 +91,7 @@ class Restored:
 
 
 def folder_of(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
+    return runs.run_subdir(run_dir, "checkpoints")
 
 
 def _manifest_path(run_dir: Path) -> Path:
@@ -369,10 +369,3 @@ def save_model(model, path: Path) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise RunError(f"cannot save the model to {path}: {exc.strerror or exc}") from None
-
-
-def clean_temporary(run_dir: Path) -> None:
-    """Removes temporary files left by a write that was killed half-way."""
-    for path in folder_of(run_dir).glob(".*.tmp*"):
-        with contextlib.suppress(OSError):
-            os.unlink(path)

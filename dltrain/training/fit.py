@@ -107,7 +107,7 @@ def train(config: ExperimentConfig, argv: list[str]) -> TrainResult:
                 f"train.init_from: {exc.message}", where=config.where("train.init_from")
             ) from None
     with distribute.run_folder(config.name) as (run_id, run_dir):  # non-chief: a temp dir
-        with runs.RunLock(run_dir), guarded(run_dir) as stop, dist.failures():
+        with runs.RunLock(run_dir, new=True), guarded(run_dir) as stop, dist.failures():
             metrics, checks = _train_in(run_dir, config, data, argv, stop)
             if dist.is_chief:
                 complete(run_dir)
@@ -270,7 +270,7 @@ def write_setup(run_dir: Path, config: ExperimentConfig, data: Processed, argv: 
     runs.write_json(run_dir / "environment.json", environment(config))
     runs.atomic_write_text(run_dir / "command.txt", shlex.join(argv) + "\n")
     runs.atomic_write_text(run_dir / "config.yaml", dump_config(config))
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    runs.run_subdir(run_dir, "checkpoints")
 
 
 def source_record(config: ExperimentConfig, manifest: dict) -> dict:
@@ -439,7 +439,7 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
         runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
     for name, part in (("val", val), ("test", test)):
         write_predictions(
-            run_dir / "predictions" / f"{name}.csv",
+            runs.run_subdir(run_dir, "predictions") / f"{name}.csv",
             part.ids,
             part.rows,
             part.y,
@@ -466,7 +466,7 @@ def augmented_batch(run_dir: Path, model, data: Processed, classes: list[str]) -
     shown = np.asarray(augment(x, training=True))
     names = [classes[int(c)] for c in sample.y[pick]] if classes else list(sample.ids[pick])
     runs.atomic_write_bytes(
-        run_dir / "plots" / AUGMENTED_GRID,
+        runs.run_subdir(run_dir, "plots") / AUGMENTED_GRID,
         image_grid(shown, list(names), "Training batch after augmentation (train split)"),
     )
 

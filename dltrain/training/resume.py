@@ -73,9 +73,9 @@ def resume(run_id: str) -> TrainResult:
         with guarded(write_dir) as stop, dist.failures():
             task = training_task(config, data.manifest)
             if dist.is_chief:  # distributed: the run's files are the chief's
-                checkpoint.clean_temporary(run_dir)
+                runs.clean_temporary(run_dir)
                 _repair_preprocessing(run_dir, data)
-                (run_dir / "checkpoints").mkdir(exist_ok=True)
+                runs.run_subdir(run_dir, "checkpoints")
             seeded(config)
             feed = feeder(config, data, task)
             # distributed: the chief's suite is the run's; it has no collective operation

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from dltrain import runs
 from dltrain.config import load_config
 from dltrain.data import cache
 from dltrain.data.cache import preprocess
@@ -205,3 +210,46 @@ def test_fingerprint_sees_a_file_moved_to_another_class_folder(tmp_path, monkeyp
     relative = [p.relative_to(tmp_path) for p in sorted(moved.rglob("*")) if p.is_file()]
     monkeypatch.chdir(tmp_path)
     assert sha256_files([*relative, labels]) != digest
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_temporary_folder_names_its_writer(tabular_experiment, monkeypatch):
+    seen = []
+    real = cache.write_json
+
+    def spy(path, data):
+        seen.append(Path(path).parent.name)
+        real(path, data)
+
+    monkeypatch.setattr(cache, "write_json", spy)
+    done = preprocess(load_config(tabular_experiment))
+    assert seen == [seen[0]]
+    assert seen[0].startswith(f".{done.path.name}.{os.getpid()}@{runs._HOST}.")
+
+
+def test_folders_of_killed_preprocesses_are_removed_by_the_next(tabular_experiment, workdir):
+    config = load_config(tabular_experiment)
+    name = f"{config.name}-{cache.fingerprint(config, cache.sha256_file(workdir / 'table.csv'))}"
+    old = time.time() - 2 * 86400
+    left = {
+        f".{name}.{_dead_pid()}@{runs._HOST}.k2j4_5g6": None,  # killed on this machine
+        f".demo-{'0' * 16}.ab_12xyz": old,  # an older dltrain's name, two days old
+    }
+    kept = {
+        f".demo-{'1' * 16}.{os.getpid()}@{runs._HOST}.x1y2z3w4": None,  # being written now
+        f".demo-{'2' * 16}.{_dead_pid()}@another-host.abcdefgh": None,  # another machine's
+        f".demo-{'3' * 16}.cdefghij": None,  # an older dltrain's name, made just now
+        ".not-a-cache-folder": old,
+    }
+    for folder, mtime in {**left, **kept}.items():
+        (CACHE / folder).mkdir(parents=True)
+        (CACHE / folder / "train-00000.npz").write_bytes(b"half")
+        if mtime is not None:
+            os.utime(CACHE / folder, (mtime, mtime))
+    done = preprocess(config)
+    assert cache_entries() == sorted([done.path.name, *kept])

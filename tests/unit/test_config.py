@@ -6,7 +6,9 @@ import time
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from dltrain.cli import app
 from dltrain.config import dump_config, load_config
 from dltrain.config.load import parse_yaml
 from dltrain.errors import ConfigError, UsageError
@@ -169,3 +171,84 @@ def test_group_split_needs_group_column(tmp_path):
 def test_bad_name_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="name: string should match pattern"):
         load_config(write_config(tmp_path, BASIC_CONFIG.replace("name: demo", "name: ../evil")))
+
+
+DEEP = 10_000
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["[" * DEEP + "]" * DEEP, "{a: " * DEEP + "1" + "}" * DEEP],
+    ids=["flow-lists", "flow-mappings"],
+)
+def test_deep_nesting_is_a_config_error_at_its_line(tmp_path, value):
+    path = write_config(tmp_path, BASIC_CONFIG + "extra: " + value + "\n")
+    with pytest.raises(ConfigError, match=r"nested more than 50 levels deep") as info:
+        load_config(path)
+    assert info.value.where == f"{path}:{BASIC_CONFIG.count(chr(10))}"
+
+
+def test_deep_block_nesting_is_a_config_error(tmp_path):
+    block = "".join("  " * i + "a:\n" for i in range(300)) + "  " * 300 + "1\n"
+    path = write_config(tmp_path, BASIC_CONFIG + block)
+    with pytest.raises(ConfigError, match=r"nested more than 50 levels deep") as info:
+        load_config(path)
+    first = BASIC_CONFIG.count(chr(10))  # the line of the outermost "a:"
+    assert info.value.where == f"{path}:{first + 49}"  # the "a:" whose value is level 51
+
+
+def test_deep_override_is_a_short_config_error(tmp_path):
+    item = "model.x=" + "[" * DEEP + "]" * DEEP
+    with pytest.raises(ConfigError, match=r"nested more than 50 levels deep") as info:
+        load_config(write_config(tmp_path, BASIC_CONFIG), [item])
+    assert info.value.where.startswith("--set model.x=[[[") and len(info.value.where) < 100
+
+
+def test_deep_nesting_exits_2_without_a_traceback(tmp_path):
+    path = write_config(tmp_path, BASIC_CONFIG + "extra: " + "[" * DEEP + "]" * DEEP + "\n")
+    for args in (
+        ["preprocess", str(path)],
+        [
+            "preprocess",
+            str(write_config(tmp_path, BASIC_CONFIG, "ok.yaml")),
+            "--set",
+            "a=" + "{a: " * DEEP + "1" + "}" * DEEP,
+        ],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "nested more than 50 levels deep" in result.output
+        assert "Traceback" not in result.output and "RecursionError" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("key", "what"), [("[a, b]", "list"), ("{a: 1}", "mapping")], ids=["list", "mapping"]
+)
+def test_a_list_or_mapping_as_a_key_is_a_config_error(tmp_path, key, what):
+    path = write_config(tmp_path, BASIC_CONFIG + f"? {key}\n: 1\n")
+    with pytest.raises(ConfigError, match=rf"a key must be a plain name, not a {what}") as info:
+        load_config(path)
+    assert info.value.where == f"{path}:{BASIC_CONFIG.count(chr(10))}"
+    nested = write_config(tmp_path, BASIC_CONFIG + f"tune:\n  {key}: 1\n", "nested.yaml")
+    result = CliRunner().invoke(app, ["preprocess", str(nested)])
+    assert result.exit_code == 2, result.output
+    assert f"nested.yaml:{BASIC_CONFIG.count(chr(10)) + 1}" in result.output.replace("\n", "")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 2**64])
+def test_seed_out_of_range_is_a_config_error_at_its_line(tmp_path, seed):
+    path = write_config(tmp_path, BASIC_CONFIG.replace("seed: 3", f"seed: {seed}"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (detail,) = info.value.details
+    assert detail.startswith(f"{path}:2: seed: must be between 0 and 2147483647")
+    assert f"Received: {seed}" in detail
+    result = CliRunner().invoke(app, ["preprocess", str(path)])
+    assert result.exit_code == 2, result.output
+
+
+def test_seed_range_ends_are_valid(tmp_path):
+    for seed in (0, 2**31 - 1):
+        config = load_config(write_config(tmp_path, BASIC_CONFIG), [f"seed={seed}"])
+        assert config.seed == seed

@@ -9,6 +9,7 @@ import pytest
 from dltrain.config.data import TabularData
 from dltrain.data import tabular
 from dltrain.errors import ConfigError, DataError
+from tests.conftest import REPO
 
 
 def data_config(**kwargs) -> TabularData:
@@ -103,9 +104,30 @@ def test_wrong_encoding_points_at_data_encoding(tmp_path):
     error = raises_data_error(tmp_path, content)
     assert "not valid utf-8 text" in error.message
     assert "data.encoding" in error.message
-    assert error.where == str(tmp_path / "table.csv")
+    assert error.where == f"{tmp_path / 'table.csv'}:2"
     frame = tabular.read_table(tmp_path / "table.csv", data_config(encoding="latin-1"))
     assert frame["name"].tolist() == ["José"]
+
+
+def test_latin1_corpus_file_names_the_line_of_the_bad_byte():
+    corpus = REPO / "tests" / "corpus" / "latin1.csv"
+    line = next(i for i, raw in enumerate(corpus.read_bytes().split(b"\n"), 1) if b"\xe9" in raw)
+    assert line == 6
+    with pytest.raises(DataError) as info:
+        tabular.read_table(corpus, data_config(target="outcome"))
+    assert info.value.where == f"{corpus}:6"
+    assert "not valid utf-8 text (byte 179: b'\\xe9,he')" in info.value.message
+
+
+def test_bad_byte_is_placed_across_read_chunks(tmp_path, monkeypatch):
+    """A file read in 7-byte chunks, with a 2-byte character split between two of them."""
+    monkeypatch.setattr(tabular, "CHUNK_BYTES", 7)
+    content = "a,name,y\n1,Zoë,0\n2,Émile,1\n3,x,0\n".encode() + b"4,Ren\xe9,1\n"
+    error = raises_data_error(tmp_path, content)
+    assert error.where == f"{tmp_path / 'table.csv'}:5"
+    assert content.index("ë".encode()) == 13  # its two bytes straddle the 14-byte boundary
+    at = content.index(b"\xe9")
+    assert f"(byte {at}: " + r"b'\xe9,1\n')" in error.message
 
 
 def test_unknown_encoding_is_a_config_error(tmp_path):

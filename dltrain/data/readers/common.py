@@ -187,28 +187,13 @@ def read_csv(path: Path, *, strings=(), verbatim=()) -> CsvFile:
             where=str(path),
         ) from None
     except UnicodeDecodeError:
-        raise _not_utf8(path) from None
+        raise tabular.not_decodable(path, "UTF-8", "save it as UTF-8") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read the file as CSV: {exc}", where=str(path)) from None
     if len(frame) == 0:
         raise DataError("the file has a header but no data rows", where=str(path))
     frame.columns = [str(c) for c in frame.columns]
     return CsvFile(path, frame, _record_lines(path, len(frame)))
-
-
-def _not_utf8(path: Path) -> DataError:
-    """The error for a file that is not UTF-8, at the line and byte of the first bad byte."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.start + 4]
-        return DataError(
-            f"the file is not valid UTF-8 text (byte {exc.start}: {bad!r}); save it as UTF-8",
-            where=f"{path}:{line}",
-        )
-    return DataError("the file is not valid UTF-8 text; save it as UTF-8", where=str(path))
 
 
 def _record_lines(path: Path, n: int) -> np.ndarray:

@@ -132,8 +132,7 @@ def too_large(size: int, limit: Limit, measured: str = "") -> str | None:
         return None
     return (
         f"is {size:,} bytes ({size_text(size)}){measured}, over dltrain's limit of "
-        f"{size_text(limit.bytes)} for "
-        f"{limit.what}: {limit.advice}; {NO_SETTING}"
+        f"{size_text(limit.bytes)} for {limit.what}: {limit.advice}; {NO_SETTING}"
     )
 
 
@@ -170,7 +169,9 @@ def check(path: Path, limit: Limit | None = None, *, fix: str = DATA_FIX) -> int
     return size
 
 
-def regular_files(root: Path, *, recursive: bool = True, what: str = "the data folder") -> list:
+def regular_files(
+    root: Path, *, recursive: bool = True, what: str = "the data folder"
+) -> list[Path]:
     """Every regular file under `root` (hidden ones too), sorted; folders are walked.
 
     An entry that is not a regular file or a folder (a FIFO, a socket, a device, a broken

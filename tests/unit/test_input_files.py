@@ -51,9 +51,12 @@ KINDS = {
 def runaway_guard(seconds: int = 60, memory: int = 3 * GIB):
     """Caps this process's address space at its current size + `memory`, and its time."""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/statm") as f:
-        used = int(f.read().split()[0]) * resource.getpagesize()
-    cap = used + memory if hard == resource.RLIM_INFINITY else min(hard, used + memory)
+    try:
+        with open("/proc/self/statm") as f:  # Linux; elsewhere only the alarm guards
+            used = int(f.read().split()[0]) * resource.getpagesize()
+        cap = used + memory if hard == resource.RLIM_INFINITY else min(hard, used + memory)
+    except OSError:
+        cap = soft
 
     def stop(signum, frame):
         raise TimeoutError("the reader blocked or ran away (a regression)")

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from dltrain.config.schema import ExperimentConfig
+from dltrain.data import inputfiles, tabular, targets
 from dltrain.data import splits as splitting
-from dltrain.data import tabular, targets
 from dltrain.data.audit import HASH as AUDIT_HASH
 from dltrain.data.audit import leakage_audit, row_hashes
 from dltrain.data.transforms import TabularTransform
@@ -42,7 +42,13 @@ def cache_root() -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks (flat memory)."""
+    """SHA-256 of a file, read in 1 MiB chunks (flat memory, so no size limit).
+
+    Raises:
+        DataError: the path is not a regular file (a device such as /dev/zero would be
+            read forever, a FIFO would block); checked before opening it.
+    """
+    inputfiles.check(path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
@@ -219,7 +225,13 @@ def preprocess(config: ExperimentConfig, fold: tuple[int, int] | None = None) ->
 
 
 def source_files(config: ExperimentConfig) -> list[Path]:
-    """Every file under data.path (and the labels file): what the fingerprint covers."""
+    """Every file under data.path (and the labels file): what the fingerprint covers.
+
+    Raises:
+        DataError: data.path or data.labels missing or not a regular file or folder, or an
+            entry under data.path that is not a regular file (a FIFO, a socket, a device, a
+            broken link): every one listed, before any file is read.
+    """
     cfg = config.data
     where = tabular.config_file(config.where("data.path"))
     root = tabular.resolve_data_path(cfg.path, where)
@@ -228,16 +240,19 @@ def source_files(config: ExperimentConfig) -> list[Path]:
             f"data not found: {root}. Check data.path ({config.where('data.path')}); relative "
             "paths are taken from the working directory or the config's folder"
         )
-    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-    if getattr(cfg, "labels", None):
-        labels = tabular.resolve_data_path(
-            cfg.labels, tabular.config_file(config.where("data.labels"))
+    if root.is_dir():
+        files = inputfiles.regular_files(root)
+    else:
+        inputfiles.check(
+            root, fix=f"point data.path ({config.where('data.path')}) at a file or folder of files"
         )
-        if not labels.is_file():
-            raise DataError(
-                f"labels file not found: {labels}. Check data.labels "
-                f"({config.where('data.labels')})"
-            )
+        files = [root]
+    if getattr(cfg, "labels", None):
+        labels_at = config.where("data.labels")
+        labels = tabular.resolve_data_path(cfg.labels, tabular.config_file(labels_at))
+        if not labels.exists() and not labels.is_symlink():
+            raise DataError(f"labels file not found: {labels}. Check data.labels ({labels_at})")
+        inputfiles.check(labels, fix=f"point data.labels ({labels_at}) at a CSV file")
         files.append(labels)
     return files
 

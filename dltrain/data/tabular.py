@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dltrain.config.data import ColumnSplit, TabularData
+from dltrain.data import inputfiles
 from dltrain.errors import ConfigError, DataError
 
 MAX_LISTED = 20
@@ -74,6 +75,10 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
 
     Returns:
         The table, untouched apart from parsing.
+
+    Raises:
+        DataError: also for a path that is not a regular file (a device, a FIFO) and a
+            file over the size limit (`inputfiles.CSV`, `inputfiles.PARQUET`), before it is read.
     """
     if not source.exists():
         raise DataError(
@@ -87,8 +92,13 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
     fmt = cfg.format
     if fmt == "auto":
         fmt = "parquet" if source.suffix.lower() in (".parquet", ".pq") else "csv"
+    fix = "point data.path (or --data) at a CSV or Parquet file"
+    inputfiles.check(source, inputfiles.PARQUET if fmt == "parquet" else inputfiles.CSV, fix=fix)
     try:
         if fmt == "parquet":
+            too_large = inputfiles.parquet_problem(source)
+            if too_large is not None:
+                raise DataError(too_large, where=str(source))
             frame = pd.read_parquet(source)
         else:
             _check_header(source, cfg)

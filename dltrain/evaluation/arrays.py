@@ -5,6 +5,9 @@ training data) goes through the same reader as training; unlabelled input for
 `predict` is a file or a folder: an image or a folder of images, an .npy/.npz of
 series (or one series) or a CSV with one series per row, a .txt file (one text
 per line) or a CSV with the text column, an .npy of volumes (or one volume).
+
+Every input file must be a regular file within its format's size limit, and a folder
+may hold nothing else (a FIFO, a socket, a device): see `dltrain.data.inputfiles`.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dltrain.data import tabular
+from dltrain.data import inputfiles, tabular
 from dltrain.errors import DataError, UsageError
 
 CHUNK = 512
+FIX = "give predict a file or a folder of files"
 
 
 def scores_of(run, raw: np.ndarray, task: str) -> np.ndarray:
@@ -109,12 +113,14 @@ def unlabelled(run, path: Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"input not found: {path}")
+    if not path.is_dir():
+        inputfiles.check(path, fix=FIX)
     if t.kind == "images":
         return _images(run, path)
     if t.kind == "text":
         return _texts(run, path)
     if t.kind == "signals" and path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path)
+        frame = _csv(path)
         ids = (
             frame.pop("id").astype(str).to_numpy()
             if "id" in frame.columns
@@ -128,7 +134,17 @@ def unlabelled(run, path: Path) -> tuple[np.ndarray, np.ndarray]:
                 details=[f"{path}:{i + 2}" for i in bad[:20]],
             )
         return ids, fit_length(values[..., None], t)
-    files = sorted(p for p in path.rglob("*.np[yz]") if p.is_file()) if path.is_dir() else [path]
+    files = (
+        [
+            p
+            for p in inputfiles.regular_files(path, what="the folder")
+            if p.suffix in (".npy", ".npz")
+        ]
+        if path.is_dir()
+        else [path]
+    )
+    if not files:
+        raise DataError(f"no .npy or .npz files in {path}")
     arrays, ids = [], []
     for file in files:
         array = as_batch(_array(file), t, file)
@@ -165,14 +181,40 @@ def as_batch(array: np.ndarray, t, file: Path) -> np.ndarray:
 
 
 def _array(path: Path) -> np.ndarray:
+    """An .npy, or the first array of an .npz, loaded whole: within `inputfiles.ARRAY`."""
+    inputfiles.check(path, fix=FIX)
     try:
+        if not inputfiles.is_npz(path):
+            too_large = inputfiles.npy_problem(path)  # from the header
+            if too_large is not None:
+                raise DataError(too_large, where=str(path))
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        if hasattr(loaded, "files"):
+            with loaded:
+                if not loaded.files:
+                    raise DataError("the .npz file holds no array", where=str(path))
+                too_large = inputfiles.npz_member(loaded, loaded.files[0])
+                if too_large is not None:
+                    raise DataError(too_large, where=str(path))
+                return np.asarray(loaded[loaded.files[0]])
+        return np.asarray(loaded)
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, inputfiles.BAD_ZIP) as exc:
         raise DataError(f"cannot read {path} as a NumPy array: {exc}") from None
-    if hasattr(loaded, "files"):
-        with loaded:
-            return np.asarray(loaded[loaded.files[0]])
-    return np.asarray(loaded)
+
+
+def _csv(path: Path, **options) -> pd.DataFrame:
+    """A CSV input of predict, within `inputfiles.CSV`; a parse failure is a `DataError`."""
+    inputfiles.check(path, inputfiles.CSV, fix=FIX)
+    try:
+        return pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            "the file is empty; it needs a header line and rows", where=str(path)
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise DataError(f"cannot read the file as CSV: {exc}", where=str(path)) from None
 
 
 def fit_length(series: np.ndarray, t) -> np.ndarray:
@@ -207,13 +249,13 @@ def _images(run, path: Path):
 
     files = (
         [path]
-        if path.is_file()
-        else sorted(
+        if not path.is_dir()
+        else [
             p
-            for p in path.rglob("*")
+            for p in inputfiles.regular_files(path, what="the folder")
             if p.suffix.lower() in SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
+        ]
     )
     if not files:
         raise DataError(f"no PNG or JPEG images in {path}")
@@ -223,6 +265,8 @@ def _images(run, path: Path):
     for file in files:
         try:
             out.append(pixels(file, size, rgb))
+        except DataError as exc:  # not a regular file, too many pixels: refused undecoded
+            bad.append(str(exc))
         except Exception as exc:  # noqa: BLE001 — every unreadable file is listed
             bad.append(f"{file}: {type(exc).__name__}: {exc}")
     if bad:
@@ -233,7 +277,7 @@ def _images(run, path: Path):
 
 def _texts(run, path: Path):
     if path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = _csv(path, dtype=str, keep_default_na=False)
         column = run.config.data.text
         if column not in frame.columns:
             raise DataError(f"{path} has no {column!r} column (the text column of the run)")
@@ -245,6 +289,7 @@ def _texts(run, path: Path):
         return np.asarray(ids), frame[column].to_numpy(dtype=object)
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give a .txt (one text per line) or a .csv file")
+    inputfiles.check(path, inputfiles.TEXT, fix=FIX)
     try:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except UnicodeDecodeError:

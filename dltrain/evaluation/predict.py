@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -27,16 +28,42 @@ def load_model(path: Path):
     try:
         return keras.saving.load_model(str(path), compile=False, safe_mode=True)
     except ValueError as exc:
-        if "Lambda" in str(exc) or "safe_mode" in str(exc):
+        refused = _refused_by_safe_mode(str(exc))
+        if refused is not None:
             raise RunError(
-                f"{path} contains code (a Lambda layer) and is refused: dltrain loads models "
-                "in safe mode only"
+                f"{path} contains {refused} and is refused: dltrain loads models in safe mode "
+                "only (no code or outside files from a model file)"
             ) from None
         raise RunError(f"cannot load the model {path}: {exc}") from None
     except OSError as exc:
         raise RunError(f"cannot load the model {path}: {exc}") from None
     except (zipfile.BadZipFile, EOFError, KeyError) as exc:  # a truncated or damaged file
         raise RunError(f"{path} is damaged and cannot be loaded ({exc})") from None
+
+
+def _refused_by_safe_mode(message: str) -> str | None:
+    """What Keras safe mode refused, named as its message names it, or None.
+
+    Keras 3 says "Requested the deserialization of a `Lambda` layer whose `function` is a
+    Python lambda", "... of a `TFSMLayer`, which loads an external SavedModel", "... of a
+    Python lambda", "... of a `torch.nn.Module` ...", or "Requested the loading of a
+    vocabulary file outside of the model archive"; all pass `safe_mode=False` as the way out.
+    """
+    if "safe_mode" not in message:
+        return None
+    named = re.search(r"deserialization of an? `([\w.]+)`", message)
+    if named is None:
+        if "Python lambda" in message:
+            return "code (a Python lambda)"
+        if "vocabulary file" in message:
+            return "a reference to a vocabulary file outside the model archive"
+        return "something Keras safe mode refuses (code or an outside file)"
+    name = named.group(1)
+    if name == "Lambda":
+        return "code (a Lambda layer)"
+    if name == "TFSMLayer":
+        return "a TFSMLayer (it loads an external SavedModel, which can run code)"
+    return f"a `{name}` (it can run code)"
 
 
 def model_scores(model, x: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dltrain.config.data import ColumnSplit
-from dltrain.data import tabular
+from dltrain.data import inputfiles, tabular
 from dltrain.errors import ConfigError, DataError
 
 MAX_LISTED = tabular.MAX_LISTED
@@ -41,7 +41,10 @@ def is_hidden(relative: Path) -> bool:
 
 
 def data_path(config) -> Path:
-    """`data.path`, resolved against the working directory, then the config's folder."""
+    """`data.path`, resolved against the working directory, then the config's folder.
+
+    It must be a folder or a regular file (not a device, a FIFO or a socket).
+    """
     where = config.where("data.path")
     root = tabular.resolve_data_path(config.data.path, tabular.config_file(where))
     if not root.exists():
@@ -49,6 +52,8 @@ def data_path(config) -> Path:
             f"data not found: {root}. Check data.path ({where}); relative paths are taken from "
             "the working directory or the config's folder"
         )
+    if not root.is_dir():
+        inputfiles.check(root, fix=f"point data.path ({where}) at a file or folder of files")
     return root
 
 
@@ -58,11 +63,12 @@ def labels_path(config) -> Path | None:
         return None
     where = config.where("data.labels")
     path = tabular.resolve_data_path(config.data.labels, tabular.config_file(where))
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise DataError(
             f"labels file not found: {path}. Check data.labels ({where}); relative paths are "
             "taken from the working directory or the config's folder"
         )
+    inputfiles.check(path, inputfiles.CSV, fix=f"point data.labels ({where}) at a CSV file")
     return path
 
 
@@ -159,7 +165,11 @@ def read_csv(path: Path, *, strings=(), verbatim=()) -> CsvFile:
 
     Returns:
         The table (other columns typed by pandas: numbers or strings) and its row lines.
+
+    Raises:
+        DataError: also for a path that is not a regular file and a file over `inputfiles.CSV`.
     """
+    inputfiles.check(path, inputfiles.CSV)
     try:
         header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
         names = [str(v) for v in header.iloc[0]] if len(header) else []
@@ -409,9 +419,15 @@ def _empty(values: pd.Series) -> np.ndarray:
 
 
 def open_array(path: Path):
-    """An .npy (memory-mapped) or the single array of an .npz; every failure a `DataError`."""
+    """An .npy (memory-mapped) or the single array of an .npz; every failure a `DataError`.
+
+    An .npz member is loaded whole, so its uncompressed size (from the zip directory and
+    the array header, before decompressing) must be within `inputfiles.ARRAY`; an .npy of any
+    size is mapped, but one sample (a row) must be within it, as `load` copies rows.
+    """
+    inputfiles.check(path)
     try:
-        if path.suffix.lower() == ".npz":
+        if inputfiles.is_npz(path):
             with np.load(path, allow_pickle=False) as archive:
                 names = list(archive.files)
                 if len(names) != 1:
@@ -421,11 +437,17 @@ def open_array(path: Path):
                         "(np.savez(path, x)) or as an .npy",
                         where=str(path),
                     )
+                too_large = inputfiles.npz_member(archive, names[0])
+                if too_large is not None:
+                    raise DataError(too_large, where=str(path))
                 return archive[names[0]]
+        too_large = inputfiles.npy_problem(path, per_sample=True)  # from the header
+        if too_large is not None:
+            raise DataError(too_large, where=str(path))
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except DataError:
         raise
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, inputfiles.BAD_ZIP) as exc:
         raise DataError(f"cannot read the file as a NumPy array: {exc}", where=str(path)) from None
 
 
@@ -473,22 +495,24 @@ def nonfinite(array, where_item: Callable[[int], str], per_item: bool) -> list[s
 def scan_files(root: Path, suffixes: set[str], *, recursive: bool, skip: Path | None = None):
     """Files under `root` with one of `suffixes` (any case), hidden ones skipped, sorted.
 
+    An entry that is not a regular file (a FIFO, a socket, a device, a broken link), hidden
+    or not, is a `DataError` listing every one (`inputfiles.regular_files`): nothing is opened.
+
     Returns:
         (files, ignored): the matching files and how many other visible files there were.
     """
-    candidates = root.rglob("*") if recursive else root.iterdir()
-    files, ignored = [], 0
+    found, ignored = [], 0
     skip = skip.resolve() if skip is not None else None
-    for path in candidates:
-        if not path.is_file() or is_hidden(path.relative_to(root)):
+    for path in inputfiles.regular_files(root, recursive=recursive):
+        if is_hidden(path.relative_to(root)):
             continue
         if skip is not None and path.resolve() == skip:
             continue
         if path.suffix.lower() in suffixes:
-            files.append(path)
+            found.append(path)
         else:
             ignored += 1
-    return sorted(files), ignored
+    return sorted(found), ignored
 
 
 def class_folders(root: Path, suffixes: set[str]):
@@ -497,14 +521,15 @@ def class_folders(root: Path, suffixes: set[str]):
     Returns:
         (files, classes, ignored).
     """
-    files, classes, ignored = [], [], 0
+    at_top = inputfiles.regular_files(root, recursive=False)  # refuses a FIFO, a socket, ...
+    paths, classes, ignored = [], [], 0
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         found, other = scan_files(folder, suffixes, recursive=False)
         ignored += other
-        files += found
+        paths += found
         classes += [folder.name] * len(found)
-    ignored += sum(1 for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
-    return files, classes, ignored
+    ignored += sum(1 for p in at_top if not p.name.startswith("."))
+    return paths, classes, ignored
 
 
 def summary(values) -> dict:

@@ -10,7 +10,10 @@ Layouts:
 
 Every image is opened and fully decoded while reading; an empty, truncated, corrupt or
 unreadable file is listed (with the reason) in one `DataError`, before anything is
-written. Only PNG and JPEG are decoded, whatever the file is called.
+written. Only PNG and JPEG are decoded, whatever the file is called. An image of more
+than `inputfiles.IMAGE_PIXELS` pixels (64 megapixels) is refused from its header, before
+it is decoded, in training and in `predict` alike (`opened`); so is a file over
+`inputfiles.IMAGE` bytes, and anything that is not a regular file (a FIFO, a device).
 
 Pixels (`load`): uint8, (k, height, width, channels), channels 1 (grayscale) or 3 (rgb):
 - EXIF orientation is applied (the image as a viewer shows it);
@@ -28,6 +31,8 @@ Raw files are only read, never modified.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -35,6 +40,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from dltrain.data import inputfiles
 from dltrain.data.readers import common
 from dltrain.data.sources import Samples
 from dltrain.errors import DataError
@@ -137,12 +143,51 @@ def read(config) -> Samples:
     )
 
 
+@contextlib.contextmanager
+def opened(path: Path):
+    """An image opened (header read, nothing decoded), refused if it is too large to decode.
+
+    Raises:
+        DataError: not a regular file, over `inputfiles.IMAGE` bytes, or over
+            `inputfiles.IMAGE_PIXELS` pixels (width x height from the header).
+    """
+    reason = inputfiles.problem(path, inputfiles.IMAGE)
+    if reason is not None:
+        raise DataError(reason, where=str(path))
+    with warnings.catch_warnings():
+        # Pillow warns above ~89 M pixels; the limit below, checked first, is lower.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(path, formats=FORMATS)
+        except Image.DecompressionBombError as exc:  # Pillow refuses above ~179 M pixels
+            raise DataError(f"is {_too_many_pixels()} (Pillow: {exc})", where=str(path)) from None
+    with img:
+        width, height = img.size
+        if width * height > inputfiles.IMAGE_PIXELS:
+            raise DataError(
+                f"is {width} x {height} = {width * height:,} pixels; {_too_many_pixels()}",
+                where=str(path),
+            )
+        yield img
+
+
+def _too_many_pixels() -> str:
+    return (
+        f"over dltrain's limit of {inputfiles.IMAGE_PIXELS:,} pixels (64 megapixels) per image, "
+        "so it is not decoded (that would take gigabytes of memory): downscale it (every "
+        f"image is resized to data.size anyway); {inputfiles.NO_SETTING}"
+    )
+
+
 def _inspect(path: Path) -> tuple[dict | None, str | None]:
     """Decodes one image fully: its format, mode, size and colour, or why it cannot be used."""
     try:
+        reason = inputfiles.problem(path, inputfiles.IMAGE)  # a FIFO's size is 0 too
+        if reason is not None:
+            return None, reason
         if path.stat().st_size == 0:
             return None, "the file is empty (0 bytes)"
-        with Image.open(path, formats=FORMATS) as img:
+        with opened(path) as img:
             img.load()
             fact = {
                 "format": img.format,
@@ -151,10 +196,10 @@ def _inspect(path: Path) -> tuple[dict | None, str | None]:
                 "colour": has_colour(img),
             }
         return fact, None
+    except DataError as exc:
+        return None, exc.message
     except UnidentifiedImageError:
         return None, "not a PNG or JPEG image (the file's content is not recognised)"
-    except Image.DecompressionBombError as exc:
-        return None, f"too large to decode safely ({exc})"
     except OSError as exc:
         if "truncated" in str(exc):
             return None, f"truncated: {exc}; the file was cut short (copy it again)"
@@ -173,9 +218,13 @@ def has_colour(img: Image.Image) -> bool:
 
 
 def pixels(path: Path, size: tuple[int, int], rgb: bool) -> np.ndarray:
-    """One image as uint8 (height, width, 1 or 3), converted as the module docstring says."""
-    with Image.open(path, formats=FORMATS) as opened:
-        img = ImageOps.exif_transpose(opened)
+    """One image as uint8 (height, width, 1 or 3), converted as the module docstring says.
+
+    Raises:
+        DataError: the image is too large to decode (see `opened`), before decoding it.
+    """
+    with opened(path) as original:
+        img = ImageOps.exif_transpose(original)
         img = _eight_bit(img)
         img = img.convert("RGB" if rgb else "L")
         img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dltrain.data import tabular
+from dltrain.data import inputfiles, tabular
 from dltrain.data.readers import common
 from dltrain.data.sources import Samples
 from dltrain.errors import ConfigError, DataError
@@ -265,10 +265,17 @@ def _from_files(config, root: Path, labels_file: Path | None):
 
 
 def read_record(path: Path, where: str) -> tuple[np.ndarray | None, list[str]]:
-    """One record as float64 (length, channels), and the reasons it cannot be used."""
+    """One record as float64 (length, channels), and the reasons it cannot be used.
+
+    A record is read whole: not a regular file, a CSV over `inputfiles.CSV` and an array
+    over `inputfiles.ARRAY` (from its header) are reasons, found before reading it.
+    """
     if path.suffix.lower() == ".csv":
         return _csv_record(path)
     try:
+        reason = inputfiles.problem(path) or inputfiles.npy_problem(path)
+        if reason is not None:
+            return None, [f"{where}: {reason}"]
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         return None, [f"{where}: cannot be read as a NumPy array: {exc}"]
@@ -281,6 +288,9 @@ def read_record(path: Path, where: str) -> tuple[np.ndarray | None, list[str]]:
 
 
 def _csv_record(path: Path) -> tuple[np.ndarray | None, list[str]]:
+    reason = inputfiles.problem(path, inputfiles.CSV)
+    if reason is not None:
+        return None, [f"{path}: {reason}"]
     try:
         raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:

@@ -12,10 +12,11 @@ Layouts, told apart by `data.path`:
 - a folder and a labels CSV: its `data.id` column holds each file's path relative to `path`.
 
 Files are decoded as UTF-8 (a leading byte-order mark is dropped); a file that is not
-UTF-8 is an error naming it and the first bad byte. Empty or whitespace-only texts are an
-error listing every one. Texts are kept as read (not stripped, not lower-cased): they are
-vectorised later, with a vocabulary fitted on the training split only. All texts are held
-in memory (`load` gives an object array of str).
+UTF-8 is an error naming it and the first bad byte; a file over `inputfiles.TEXT`
+(256 MiB) is refused unread. Empty or whitespace-only texts are an error listing every
+one. Texts are kept as read (not stripped, not lower-cased): they are vectorised later,
+with a vocabulary fitted on the training split only. All texts are held in memory
+(`load` gives an object array of str).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dltrain.data import inputfiles
 from dltrain.data.readers import common
 from dltrain.data.sources import Samples
 from dltrain.errors import ConfigError, DataError
@@ -139,6 +141,11 @@ def _from_folder(config, root: Path, labels_file: Path | None):
     table = common.build_table(config, ids, columns, where_row)
     texts, problems = [], []
     for i, path in enumerate(paths):
+        reason = inputfiles.problem(path, inputfiles.TEXT)
+        if reason is not None:
+            problems.append(f"{where_row(i)}: {reason}")
+            texts.append("")
+            continue
         try:
             texts.append(path.read_bytes().decode("utf-8-sig"))
         except UnicodeDecodeError as exc:

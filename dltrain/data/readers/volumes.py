@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dltrain.data import inputfiles
 from dltrain.data.readers import common
 from dltrain.data.sources import Samples
 from dltrain.errors import DataError
@@ -111,13 +112,14 @@ def _from_files(config, root: Path, labels_file: Path | None):
     expected = "(depth, height, width) or (depth, height, width, channels)"
     for i, path in enumerate(located.paths):
         where = located.where(i)
-        try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        try:  # not a FIFO or a device, and small enough to load whole (`get`): unread
+            problem = inputfiles.problem(path) or inputfiles.npy_problem(path)
+            if problem is None:
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
-            problems.append((i, f"{where}: cannot be read as a NumPy array: {exc}"))
-            shapes.append(None)
-            continue
-        problem = common.array_problem(array, (3, 4), expected)
+            problem = f"cannot be read as a NumPy array: {exc}"
+        if problem is None:
+            problem = common.array_problem(array, (3, 4), expected)
         if problem is not None:
             problems.append((i, f"{where}: {problem}"))
             shapes.append(None)

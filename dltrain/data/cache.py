@@ -200,8 +200,7 @@ def preprocess(config: ExperimentConfig, fold: tuple[int, int] | None = None) ->
     """
     if config.data.kind == "tabular":
         source = source_path(config)
-        if not source.is_file():
-            tabular.read_table(source, config.data, where=config.where("data.path"))  # raises
+        tabular.check_table_file(source, config.data, where=config.where("data.path"))
         sha = sha256_file(source)
     else:
         sha = sha256_files(source_files(config))

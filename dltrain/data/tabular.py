@@ -80,6 +80,12 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
         DataError: also for a path that is not a regular file (a device, a FIFO) and a
             file over the size limit (`inputfiles.CSV`, `inputfiles.PARQUET`), before it is read.
     """
+    return _read(source, cfg, check_table_file(source, cfg, where))
+
+
+def check_table_file(source: Path, cfg: TabularData, where: str | None = None) -> str:
+    """Checks a table file before anything reads it (it exists, is a regular file, is
+    within the size limit); returns its format, "csv" or "parquet"."""
     if not source.exists():
         raise DataError(
             f"data file not found: {source}. Check data.path"
@@ -94,6 +100,10 @@ def read_table(source: Path, cfg: TabularData, where: str | None = None) -> pd.D
         fmt = "parquet" if source.suffix.lower() in (".parquet", ".pq") else "csv"
     fix = "point data.path (or --data) at a CSV or Parquet file"
     inputfiles.check(source, inputfiles.PARQUET if fmt == "parquet" else inputfiles.CSV, fix=fix)
+    return fmt
+
+
+def _read(source: Path, cfg: TabularData, fmt: str) -> pd.DataFrame:
     try:
         if fmt == "parquet":
             too_large = inputfiles.parquet_problem(source)

@@ -57,6 +57,13 @@ class _Scored:
     rows: np.ndarray
     y: np.ndarray
     scores: np.ndarray
+    groups: np.ndarray | None  # the test rows' groups, when the predictions record them
+    classes: list[str]
+
+
+def _task(dataset: dict) -> str:
+    """What the run's model predicts (an autoencoder reconstructs, whatever the data's task)."""
+    return dataset.get("training_task", dataset["task"])
 
 
 def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Comparison:
@@ -84,14 +91,18 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
         raise UsageError(f"--bootstrap must be between 10 and 100000. Received: {n_boot}")
     a, b = _load(run_a), _load(run_b)
     _same_test_samples(a, b)
-    task, classes = a.dataset["task"], list(a.dataset["classes"])
+    task, classes = _task(a.dataset), list(a.classes)
     groups, resampled = _groups(a, b)
     confidence = max(a.confidence, b.confidence)  # the wider interval when they differ
     seed = a.config.seed
-    names = M.default_metrics(task)
+    names = [
+        n
+        for n in M.default_metrics(task)
+        if n != "anomaly_roc_auc" or len(np.unique(a.y)) == 2  # needs labelled anomalies
+    ]
     n_classes = len(classes)
-    point_a = _points(task, n_classes, a)
-    point_b = _points(task, n_classes, b)
+    point_a = _points(task, n_classes, a, names)
+    point_b = _points(task, n_classes, b, names)
     draws: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for start in range(0, n_boot, M.BOOT_CHUNK):
         weights = M.bootstrap_weights(
@@ -178,7 +189,10 @@ def _load(run_id: str) -> _Scored:
     dataset = runs.read_json(folder / "dataset.json")
     metrics = runs.read_json(folder / "metrics.json")
     rows = np.asarray(dataset["rows"]["test"], dtype="int64")
-    y, scores = _predictions(folder / "predictions" / "test.csv", run_id, dataset, rows)
+    classes = list(metrics.get("classes", dataset["classes"]))
+    y, scores, groups = _predictions(
+        folder / "predictions" / "test.csv", run_id, _task(dataset), classes, rows
+    )
     return _Scored(
         run_id,
         folder,
@@ -189,22 +203,26 @@ def _load(run_id: str) -> _Scored:
         rows,
         y,
         scores,
+        groups,
+        classes,
     )
 
 
-def _predictions(path: Path, run_id: str, dataset: dict, rows: np.ndarray):
-    """True values and scores from predictions/test.csv, in the order of `rows`."""
-    task, classes = dataset["task"], list(dataset["classes"])
-    text = {"id": str} if task == "regression" else {"id": str, "true": str, "predicted": str}
+def _predictions(path: Path, run_id: str, task: str, classes: list[str], rows: np.ndarray):
+    """(true values, scores, groups or None) from predictions/test.csv, in row order."""
+    text = {"id": str, "group": str}
+    if task not in ("regression", "reconstruction"):
+        text.update(true=str, predicted=str)
     try:
         table = pd.read_csv(path, dtype=text, keep_default_na=False)
     except FileNotFoundError:
         raise RunError(f"{path} is missing; run {run_id} has no test predictions") from None
     except (OSError, ValueError) as exc:
         raise RunError(f"cannot read {path}: {exc}") from None
-    needed = ["row", "true"] + (
-        ["predicted"] if task == "regression" else [f"prob_{c}" for c in classes]
-    )
+    needed = ["row"] + {
+        "regression": ["true", "predicted"],
+        "reconstruction": ["reconstruction_error"],
+    }.get(task, ["true", *(f"prob_{c}" for c in classes)])
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise RunError(f"{path} lacks the column(s) {', '.join(missing)}; the run is damaged")
@@ -214,30 +232,43 @@ def _predictions(path: Path, run_id: str, dataset: dict, rows: np.ndarray):
             f"{path} does not hold the test rows recorded in {path.parent.parent}/dataset.json; "
             "the run folder is damaged or was edited"
         )
+    groups = table["group"].to_numpy(dtype=str) if "group" in table.columns else None
     if task == "regression":
-        return table["true"].to_numpy(dtype="float64"), table["predicted"].to_numpy(dtype="float64")
+        y, scores = table["true"].to_numpy(dtype="float64"), table["predicted"].to_numpy("float64")
+        return y, scores, groups
+    if task == "reconstruction":  # an anomaly label, when the data has one
+        y = table["true"].to_numpy(dtype="int64") if "true" in table.columns else None
+        scores = table["reconstruction_error"].to_numpy(dtype="float64")
+        return (np.zeros(len(table), "int64") if y is None else y), scores, groups
+    probs = table[[f"prob_{c}" for c in classes]].to_numpy(dtype="float64")
     index = {c: i for i, c in enumerate(classes)}
+    if task == "multilabel":  # "a;b": the labels a sample has
+        named = [[v for v in str(cell).split(";") if v] for cell in table["true"]]
+        if any(v not in index for labels in named for v in labels):
+            raise RunError(f"{path} has true labels that are not classes of the run ({classes})")
+        y = np.zeros((len(table), len(classes)), dtype="int64")
+        for i, labels in enumerate(named):
+            y[i, [index[v] for v in labels]] = 1
+        return y, probs, groups
     y = table["true"].map(index)
     if y.isna().any():
         raise RunError(f"{path} has true labels that are not classes of the run ({classes})")
-    probs = table[[f"prob_{c}" for c in classes]].to_numpy(dtype="float64")
     scores = probs[:, -1] if task == "binary" else probs
-    return y.to_numpy(dtype="int64"), scores
+    return y.to_numpy(dtype="int64"), scores, groups
 
 
 def _same_test_samples(a: _Scored, b: _Scored) -> None:
     """Refuses runs whose test samples or targets differ (a paired comparison needs both)."""
     how = "; train both from the same data file with the same split settings and seed"
-    if a.dataset["task"] != b.dataset["task"]:
+    if _task(a.dataset) != _task(b.dataset):
         raise DataError(
-            f"run {a.id} is a {a.dataset['task']} task and run {b.id} a {b.dataset['task']} "
+            f"run {a.id} is a {_task(a.dataset)} task and run {b.id} a {_task(b.dataset)} "
             "task; only runs of the same task can be compared"
         )
-    if list(a.dataset["classes"]) != list(b.dataset["classes"]):
+    if a.classes != b.classes:
         raise DataError(
-            f"runs {a.id} and {b.id} have different classes ({a.dataset['classes']} vs "
-            f"{b.dataset['classes']}, positive class last); set the same data.target and "
-            "data.positive_class"
+            f"runs {a.id} and {b.id} have different classes ({a.classes} vs {b.classes}, "
+            "positive class last); set the same data.target and data.positive_class"
         )
     if a.dataset["source"]["sha256"] != b.dataset["source"]["sha256"]:
         raise DataError(
@@ -250,7 +281,7 @@ def _same_test_samples(a: _Scored, b: _Scored) -> None:
             f"the test splits of {a.id} ({len(a.rows)} rows) and {b.id} ({len(b.rows)} rows) "
             f"differ: {len(only_a)} row(s) only in {a.id}, {len(only_b)} only in {b.id}{how}"
         )
-    same = np.allclose(a.y, b.y) if a.dataset["task"] == "regression" else np.array_equal(a.y, b.y)
+    same = np.allclose(a.y, b.y) if _task(a.dataset) == "regression" else np.array_equal(a.y, b.y)
     if not same:
         raise DataError(
             f"runs {a.id} and {b.id} have the same test rows but different true values; they "
@@ -264,6 +295,14 @@ def _groups(a: _Scored, b: _Scored) -> tuple[np.ndarray | None, str]:
     column = run.config.data.group
     if column is None:
         return None, "rows"
+    if run.groups is not None:  # recorded with the predictions (runs since 2026-12)
+        groups = run.groups
+        return groups, f"groups of {column!r} ({len(np.unique(groups))} groups)"
+    if run.config.data.kind != "tabular":
+        raise RunError(
+            f"run {run.id} resamples by {column!r}, but its predictions/test.csv does not "
+            "record the groups (it was trained by an earlier dltrain); train it again"
+        )
     from dltrain import records
     from dltrain.data import tabular
     from dltrain.data.cache import sha256_file
@@ -281,12 +320,13 @@ def _groups(a: _Scored, b: _Scored) -> tuple[np.ndarray | None, str]:
     return groups, f"groups of {column!r} ({len(np.unique(groups))} groups)"
 
 
-def _points(task: str, n_classes: int, run: _Scored) -> dict[str, float]:
-    """Point estimates of every metric (scikit-learn) with the run's own threshold."""
+def _points(task: str, n_classes: int, run: _Scored, names: list[str]) -> dict[str, float]:
+    """Point estimates of the metrics (scikit-learn) with the run's own threshold."""
     out = {}
+    functions = M.metric_functions(task, n_classes, _t(run))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, fn in M.metric_functions(task, n_classes, _t(run)).items():
+        for name, fn in ((n, functions[n]) for n in names):
             try:
                 out[name] = float(fn(run.y, run.scores))
             except ValueError:

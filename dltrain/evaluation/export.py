@@ -263,10 +263,14 @@ def run_tflite(artifact: Path, x: np.ndarray) -> np.ndarray:
         interpreter.allocate_tensors()
     except RuntimeError as exc:
         if "Select TensorFlow op" in str(exc) or "Flex" in str(exc):
+            import re
+
+            ops = sorted(set(re.findall(r"Flex(\w+)", str(exc))))
+            named = f" ({', '.join(ops)})" if ops else ""
             raise UsageError(
-                "this model needs TensorFlow ops that the standard TFLite runtime does not "
-                "have (recurrent layers such as LSTM/GRU are converted to 'Select TF ops'); "
-                "export it as onnx or savedmodel instead"
+                f"this model needs TensorFlow ops{named} that the standard TFLite runtime does "
+                "not have (e.g. LSTM/GRU layers, 3-D pooling); export it as onnx or "
+                "savedmodel instead"
             ) from None
         raise
     interpreter.set_tensor(inp["index"], x)

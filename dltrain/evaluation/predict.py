@@ -76,20 +76,36 @@ def model_scores(model, x: np.ndarray) -> np.ndarray:
 
 
 def write_predictions(
-    path: Path, ids, rows, y_true, scores, task, classes, threshold, *, with_threshold=False
+    path: Path,
+    ids,
+    rows,
+    y_true,
+    scores,
+    task,
+    classes,
+    threshold,
+    *,
+    with_threshold=False,
+    groups=None,
 ) -> None:
-    """Per-sample predictions: id, row, truth (if known), predicted label, probabilities.
+    """Per-sample predictions: id, row, group (if any), truth (if known), predicted label,
+    probabilities.
 
     With `with_threshold` (what `dltrain predict` writes), binary and multilabel tables end
-    with a `threshold` column: the frozen threshold that made the `predicted` decision.
+    with a `threshold` column: the frozen threshold that made the `predicted` decision. The
+    group (e.g. the patient) lets `compare` resample by group from the predictions alone.
     """
     import pandas as pd
 
     table = pd.DataFrame({"id": ids, "row": np.asarray(rows) + 1})
+    if groups is not None:
+        table["group"] = groups
     if y_true is not None and task == "regression":
         table["true"] = y_true
     elif y_true is not None and task in ("binary", "multiclass"):
         table["true"] = np.asarray(classes)[np.asarray(y_true, dtype="int64")]
+    elif y_true is not None and task == "reconstruction" and len(np.unique(y_true)) > 1:
+        table["true"] = np.asarray(y_true, dtype="int64")  # the label code: 1 = anomaly
     if task == "regression":
         table["predicted"] = scores
     elif task == "reconstruction":  # the anomaly score: larger is more unusual

@@ -447,6 +447,7 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
             task,
             classes,
             threshold,
+            groups=part.groups,
         )
     return results, checks
 

@@ -370,3 +370,22 @@ def test_data_source_is_the_runs_own(tmp_path, monkeypatch, cli):
     (second / "table.csv").unlink()
     gone = cli("evaluate", "demo-1")
     assert gone.exit_code == 3 and "--set" not in gone.output, gone.output
+
+
+def test_stopped_while_resume_rebuilds_the_cache(reference, experiment, workdir, cli, monkeypatch):
+    """The cache is gone; resume preprocesses again and is stopped doing it: the run stays
+    resumable, and the next resume ends as the uninterrupted run."""
+    from dltrain.data import cache
+
+    _stopped_after_epochs(cli, monkeypatch, experiment, 2)
+    shutil.rmtree(workdir / "data" / "processed")
+    with monkeypatch.context() as m:
+        _stop_on_call(m, cache, "build")
+        stopped = cli("resume", "demo-1")
+    assert stopped.exit_code == 130, stopped.output
+    run = workdir / "runs" / "demo-1"
+    assert _status(run)["status"] == "interrupted"
+    assert not [p for p in (workdir / "data" / "processed").iterdir()]  # no half cache
+    resumed = cli("resume", "demo-1")
+    assert resumed.exit_code == 0, resumed.output
+    _same_as(reference, run)

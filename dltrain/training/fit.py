@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltrain import __version__, records, runs
+from dltrain import __version__, records, runs, tasks
 from dltrain.config import ExperimentConfig, dump_config
 from dltrain.data.cache import Processed, preprocess
 from dltrain.errors import (
@@ -26,6 +26,7 @@ from dltrain.errors import (
     SanityError,
 )
 from dltrain.evaluation import metrics as M
+from dltrain.evaluation.baselines import fit_baselines, flat_inputs, target_values
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import metric_names, score_split
 from dltrain.evaluation.threshold import choose_threshold
@@ -195,8 +196,8 @@ def _resumable(exc: RunError, run_dir: Path) -> RunError:
 def training_task(config: ExperimentConfig, manifest: dict) -> str:
     """What the model learns: the data's task, or reconstruction for an autoencoder."""
     if config.model.architecture == "autoencoder":
-        return "reconstruction"
-    if manifest["task"] == "reconstruction":
+        return tasks.Reconstruction.name
+    if tasks.get(manifest["task"]).reconstructs:
         raise ConfigError(
             "data.target is null, so there is nothing to predict: only architecture "
             "'autoencoder' learns without labels; set data.target or use the autoencoder",
@@ -354,7 +355,7 @@ def fit_model(
     manifest = data.manifest
     task = training_task(config, manifest)
     weights = None
-    if task in ("binary", "multiclass"):
+    if tasks.get(task).exclusive:
         counts = manifest["split"]["train"]["class_counts"]
         labels = np.repeat(np.arange(len(counts)), list(counts.values()))
         weights = class_weights(config, task, labels, len(counts))
@@ -381,13 +382,14 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
     feed = feeder(config, data, task)
     val, test = (split_scores(best, data, name, feed, transform) for name in ("val", "test"))
     ev = config.evaluate
-    classes = manifest["classes"] if task != "reconstruction" else []
-    op = choose_threshold(ev.threshold, val.y, val.scores) if task == "binary" else None
+    the_task = tasks.get(task)
+    classes = manifest["classes"] if not the_task.reconstructs else []
+    op = choose_threshold(ev.threshold, val.y, val.scores) if the_task.chooses_threshold else None
     threshold = op["value"] if op else 0.5
     results = {
         "task": task,
         "classes": classes,
-        "positive_class": manifest["positive_class"] if task == "binary" else None,
+        "positive_class": manifest["positive_class"] if the_task.chooses_threshold else None,
         "threshold": op["value"] if op else None,
         "operating_point": op,
         "monitor": monitor_of(config, task)[0],
@@ -400,7 +402,7 @@ def finish(run_dir: Path, config: ExperimentConfig, data: Processed, checks: lis
     test_scored = score_split(config, task, classes, threshold, test.y, test.scores, test.groups, 2)
     train = data.sample("train")
     baselines = {}
-    for name, predictor in M.fit_baselines(
+    for name, predictor in fit_baselines(
         task,
         flat_inputs(train.x, transform),
         target_values(train, task, transform, feed),
@@ -492,7 +494,7 @@ def split_scores(model, data: Processed, name: str, feed, transform) -> Scored:
         shard = read_shard(path)
         x = shard.x.astype("float32") if shard.x.dtype == np.uint8 else shard.x
         out = model_scores(model, x)
-        if feed.task == "reconstruction":
+        if tasks.get(feed.task).reconstructs:
             target = feed.eval_batch(x, shard.y)[1]
             out = np.mean((out.reshape(len(x), -1) - target.reshape(len(x), -1)) ** 2, axis=1)
         ys.append(shard.y)
@@ -502,7 +504,7 @@ def split_scores(model, data: Processed, name: str, feed, transform) -> Scored:
         groups.append(shard.groups)
     y = np.concatenate(ys)
     score = np.concatenate(scores)
-    if feed.task == "regression":
+    if tasks.get(feed.task).standardised:
         y, score = transform.target_values(y), transform.target_values(score)
     return Scored(
         y,
@@ -518,25 +520,6 @@ def _split_inputs(data: Processed, name: str):
 
     for path in data.shards(name):
         yield read_shard(path).x
-
-
-def flat_inputs(x: np.ndarray, transform):
-    """Inputs as a 2-D matrix for scikit-learn baselines (bag of words for text)."""
-    if getattr(transform, "kind", "tabular") == "text":
-        from dltrain.data.arrays import bag_of_words
-
-        return bag_of_words(x, len(transform.vocabulary) + 2)
-    return np.asarray(x, dtype="float32").reshape(len(x), -1)
-
-
-def target_values(split, task: str, transform, feed):
-    """Training targets for the baselines, in the units metrics are reported in."""
-    if task == "regression":
-        return transform.target_values(split.y)
-    if task == "reconstruction":
-        x = split.x.astype("float32")
-        return feed.eval_batch(x, split.y)[1].reshape(len(x), -1)
-    return split.y
 
 
 def environment(config: ExperimentConfig) -> dict:

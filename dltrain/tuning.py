@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from dltrain import console, runs
+from dltrain import console, records, runs
 from dltrain.config import ExperimentConfig
 from dltrain.config.load import Locator, apply_overrides, parse_yaml, validate
 from dltrain.config.tune import Categorical, IntRange, LogUniform, Uniform
@@ -402,7 +402,7 @@ def _replace_ticket(study, trial) -> None:
             run_dir = runs.runs_root() / runs.validate_run_id(run_id)
             status = runs.read_json(run_dir / "status.json")
             if status.get("status") == "running":
-                runs.set_status(run_dir, "interrupted", message="its tune worker stopped")
+                records.set_status(run_dir, "interrupted", message="its tune worker stopped")
     study.enqueue_trial({}, user_attrs={"replaces": trial.number}, skip_if_exists=False)
 
 
@@ -510,7 +510,8 @@ def run_trial(
     import optuna
 
     from dltrain.data.cache import preprocess
-    from dltrain.training import fit
+    from dltrain.training import session
+    from dltrain.training.setup import monitor_of
 
     trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
     try:
@@ -518,9 +519,9 @@ def run_trial(
         config = trial_config(config_path, overrides, params, trial.number)
         folds = config.tune.cv.folds if config.tune.cv else None
         first = preprocess(config, (0, folds) if folds else None)
-        task = fit.training_task(config, first.manifest)
+        task = session.training_task(config, first.manifest)
         metric, _ = objective_of(config, task)
-        fit.monitor_of(config, task)
+        monitor_of(config, task)
     except TRIAL_FAILURES as exc:
         return _Outcome("FAIL", reason=_reason(exc)), {}
     values: list[float] = []
@@ -553,15 +554,12 @@ def run_trial(
                     raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}: {metric} {value:.4g}")
 
         try:
-            with runs.RunLock(run_dir), fit.guarded(run_dir) as stop:
-                state, _ = fit._train_in(
-                    run_dir, config, data, argv, stop, on_epoch=report, test=False
-                )
-                value = float(state.history[state.best_epoch][metric])
-                runs.write_json(run_dir / "study.json", {**link, "value": value})
-                runs.set_status(run_dir, "completed", study=study_name, trial=trial.number)
+            state = session.trial(config, data, run_dir, argv, report)
+            value = float(state.history[state.best_epoch][metric])
+            runs.write_json(run_dir / "study.json", {**link, "value": value})
+            records.set_status(run_dir, "completed", study=study_name, trial=trial.number)
         except optuna.TrialPruned as exc:
-            runs.set_status(run_dir, "pruned", message=str(exc))
+            records.set_status(run_dir, "pruned", message=str(exc))
             runs.write_json(run_dir / "study.json", {**link, "state": "PRUNED"})
             return _Outcome("PRUNED", reason=str(exc)), params
         except TRIAL_FAILURES as exc:
@@ -609,7 +607,7 @@ def tune(
     from optuna.trial import TrialState
 
     from dltrain.data.cache import preprocess
-    from dltrain.training.fit import training_task
+    from dltrain.training.session import training_task
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     check_space(config)
@@ -819,7 +817,7 @@ def _final_run(config: ExperimentConfig, folder: Path, study: str, best, plots, 
 
     from dltrain.evaluation.plots import make_plots
     from dltrain.evaluation.report import write_report
-    from dltrain.training.fit import train
+    from dltrain.training.session import train
 
     result = train(config, [*argv, "# final run of study", study])
     runs.write_json(

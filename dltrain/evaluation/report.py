@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from dltrain import __version__, runs, tasks
+from dltrain import __version__, records, runs, tasks
 from dltrain.errors import RunError
 from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS, better
 from dltrain.evaluation.plots import make_plots
@@ -115,7 +115,7 @@ def report_run(run_id: str) -> Path:
         runs.clean_temporary(run_dir)
         path = write_report(run_dir)
         if finishing:
-            runs.set_status(run_dir, "completed", phase="done")
+            records.set_status(run_dir, "completed", phase="done")
         return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +10,7 @@ from dltrain import tasks
 from dltrain.config import ExperimentConfig
 from dltrain.errors import ConfigError
 from dltrain.models import InputSpec, OutputSpec, build_model
+from dltrain.training import framework
 
 
 def monitor_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
@@ -87,7 +87,6 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
 
     kind = config.data.kind
     spec = input_spec(transform, kind)
-    keras.mixed_precision.set_global_policy(precision_policy(config))
     core = build_model(config.model, spec, output_spec(task, y_train, n_classes))
     if kind in ("images", "signals", "volumes"):
         from dltrain.training.augment import layers_for
@@ -109,7 +108,7 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
     else:
         model = core
     jit = jit_compile(config, steps)
-    with _xla_past_keras_check(jit is True):
+    with framework.xla_past_keras_check(jit is True):
         model.compile(
             optimizer=optimizer(config),
             loss=tasks.get(task).loss,
@@ -135,12 +134,6 @@ XLA_MIN_STEPS = 2000
 STEPS_PER_EXECUTION = 16
 
 
-def on_gpu() -> bool:
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 def jit_compile(config: ExperimentConfig, steps: int | None = None):
     """`train.jit_compile`, with "auto" resolved per architecture on a CPU.
 
@@ -151,7 +144,7 @@ def jit_compile(config: ExperimentConfig, steps: int | None = None):
             `XLA_MIN_STEPS` steps, so a shorter run (and the sanity suite) runs without.
     """
     chosen = config.train.jit_compile
-    if chosen is True and config.train.deterministic and on_gpu():
+    if chosen is True and config.train.deterministic and framework.on_gpu():
         raise ConfigError(
             "train.jit_compile: true cannot work with train.deterministic: true on a GPU "
             "(Keras turns XLA off under op determinism, and XLA's GPU kernels are not "
@@ -161,7 +154,7 @@ def jit_compile(config: ExperimentConfig, steps: int | None = None):
         )
     if chosen != "auto":
         return chosen
-    if on_gpu():
+    if framework.on_gpu():
         # Keras decides (XLA where the model supports it; none under op determinism)
         return "auto"
     # On a CPU also under op determinism: XLA's CPU code reruns and resumes bit-identically
@@ -172,53 +165,9 @@ def jit_compile(config: ExperimentConfig, steps: int | None = None):
     return JIT_ON_CPU.get(config.model.architecture, False) and long_enough and alone
 
 
-@contextlib.contextmanager
-def _xla_past_keras_check(needed: bool):
-    """Lets Keras accept `jit_compile=True` under op determinism, for the compile call only.
-
-    Keras's `model_supports_jit` refuses XLA whenever TensorFlow's op-determinism flag is
-    set ("not all ops are supported by XLA with determinism enabled", a GPU concern), and
-    checks it only in `compile`. The flag is off for that call and on again before any op
-    runs; the architectures "auto" compiles with XLA on a CPU (lstm, gru) were verified to
-    train bit-identically with it.
-    """
-    from tensorflow.python.framework import config as tf_config
-
-    if not (needed and tf_config.is_op_determinism_enabled()):
-        yield
-        return
-    tf_config.disable_op_determinism()
-    try:
-        yield
-    finally:
-        tf_config.enable_op_determinism()
-
-
 def steps_per_execution(config: ExperimentConfig) -> int:
     chosen = config.train.steps_per_execution
     return STEPS_PER_EXECUTION if chosen == "auto" else chosen
-
-
-_warned_precision = False
-
-
-def precision_policy(config: ExperimentConfig) -> str:
-    """ "mixed_float16" when asked for and a GPU is present; float32 otherwise (warned)."""
-    if not config.train.mixed_precision:
-        return "float32"
-    if on_gpu():
-        return "mixed_float16"
-    global _warned_precision
-    if _warned_precision:
-        return "float32"
-    _warned_precision = True
-    from dltrain import console
-
-    console.warn(
-        "train.mixed_precision is true but there is no GPU: float16 arithmetic on a CPU is "
-        "slower, not faster, so training stays in float32"
-    )
-    return "float32"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 
+from dltrain import tasks
 from dltrain.evaluation.export.check import Agreement
 from dltrain.evaluation.export.formats import ExportFormat
 
@@ -14,6 +15,7 @@ def describe(run, fmt: ExportFormat, model, check: Agreement) -> dict:
     t = run.transform
     kind = run.config.data.kind
     task = run.task
+    standardised = tasks.get(task).standardised
     spec = model.inputs[0]
     classes = run.metrics.get("classes", [])
     return {
@@ -43,8 +45,8 @@ def describe(run, fmt: ExportFormat, model, check: Agreement) -> dict:
         "classes": classes,
         "positive_class": run.metrics.get("positive_class"),
         "threshold": run.metrics.get("threshold"),
-        "target_mean": getattr(t, "target_mean", None) if task == "regression" else None,
-        "target_std": getattr(t, "target_std", None) if task == "regression" else None,
+        "target_mean": getattr(t, "target_mean", None) if standardised else None,
+        "target_std": getattr(t, "target_std", None) if standardised else None,
         "check": {
             **asdict(check),
             "against": "the run's model.keras (Keras, training=False)",
@@ -104,21 +106,7 @@ def sidecar_steps(run) -> list[str]:
 
 
 def output_meaning(task: str, classes: list[str], positive: str | None) -> str:
-    if task == "binary":
-        return (
-            f"(batch, 1): P({positive}); the decision is {positive!r} when P >= threshold "
-            "(frozen on validation)"
-        )
-    if task == "multiclass":
-        return f"(batch, {len(classes)}): class probabilities in the order of 'classes'; argmax"
-    if task == "multilabel":
-        return f"(batch, {len(classes)}): P(label) per label of 'classes'; each >= threshold"
-    if task == "regression":
-        return "(batch, 1): the standardised value; value = output * target_std + target_mean"
-    return (
-        "the reconstruction of the normalised input; the anomaly score is the mean squared "
-        "difference from (x - mean) / sqrt(variance) (channel statistics in preprocessing.json)"
-    )
+    return tasks.get(task).output_meaning(classes, positive)
 
 
 def readme(m: dict) -> str:

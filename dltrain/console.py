@@ -128,3 +128,59 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+class StudyDisplay:
+    """A `dltrain.tuning.Reporter` for the terminal: a live table of a study's trials (all
+    workers', the newest `SHOWN`), and warnings for lost trials and missing plots."""
+
+    SHOWN = 15
+
+    def __init__(self):
+        self._stack = contextlib.ExitStack()
+        self._live = None
+
+    def trials_started(self, progress) -> None:
+        self._live = self._stack.enter_context(live(self._table(progress)))
+
+    def trial_changed(self, progress) -> None:
+        if self._live is not None:
+            self._live.update(self._table(progress))
+
+    def trials_ended(self) -> None:
+        self._live = None
+        self._stack.close()
+
+    def trials_lost(self, study: str, numbers: list[int]) -> None:
+        warn(
+            f"trial(s) {', '.join(map(str, numbers))} of study {study!r} were left running by "
+            "a worker that stopped; marked failed, and new trials replace them"
+        )
+
+    def plot_failed(self, study: str, filename: str, reason: str) -> None:
+        warn(f"no {filename} for study {study!r}: {reason}")
+
+    def _table(self, progress) -> Table:
+        rows = []
+        for t in progress.rows[-self.SHOWN :]:
+            value = "" if t.value is None else f"{t.value:.4f}"
+            if t.cv_std is not None:
+                value += f" ± {t.cv_std:.4f}"
+            rows.append(
+                [
+                    str(t.number),
+                    "RUNNING (here)" if t.number == progress.running else t.state,
+                    value,
+                    *(_short(t.params.get(k, "")) for k in progress.keys),
+                    t.note[:80],
+                ]
+            )
+        return make_table(
+            f"Study {progress.study}: {progress.metric} ({progress.waiting} trial(s) waiting)",
+            ["trial", "state", progress.metric, *progress.keys, "note"],
+            rows,
+        )
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

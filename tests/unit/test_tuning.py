@@ -11,6 +11,8 @@ from dltrain.config import load_config
 from dltrain.config.data import GroupSplit, RandomSplit, StratifiedSplit
 from dltrain.data import splits
 from dltrain.errors import ConfigError, UsageError
+from dltrain.tuning.storage import Tickets
+from dltrain.tuning.study import pruner as make_pruner
 from tests.conftest import BASIC_CONFIG, write_config
 
 SPACE = """
@@ -158,16 +160,16 @@ def test_pruners_follow_the_config(tmp_path):
     import optuna
 
     cfg = _config(tmp_path)
-    assert isinstance(tuning._pruner(cfg), optuna.pruners.MedianPruner)
+    assert isinstance(make_pruner(cfg), optuna.pruners.MedianPruner)
     hyper = load_config(
         tmp_path / "exp.yaml",
         ["tune.pruner={name: hyperband, min_epochs: 1}", "tune.cv={folds: 3}"],
     )
-    pruner = tuning._pruner(hyper)
+    pruner = make_pruner(hyper)
     assert isinstance(pruner, optuna.pruners.HyperbandPruner)
     assert pruner._max_resource == hyper.train.epochs * 3  # steps run over every fold
     none = load_config(tmp_path / "exp.yaml", ["tune.pruner={name: none}"])
-    assert isinstance(tuning._pruner(none), optuna.pruners.NopPruner)
+    assert isinstance(make_pruner(none), optuna.pruners.NopPruner)
 
 
 def _waiting(study) -> int:
@@ -184,7 +186,7 @@ def test_a_worker_arriving_during_creation_adds_no_tickets(tmp_path):
     created = optuna.create_study(study_name="s", storage=storage)  # A, not yet claimed
     loaded = tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 4)  # B
     assert _waiting(loaded) == 4
-    assert tuning._raise_target(storage, created._study_id, 4) == 0  # A finds it done
+    assert Tickets(storage, created).raise_target(4) == 0  # A finds it done
     tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 3)  # lower: nothing added
     assert _waiting(loaded) == 4
     tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 6)  # raised: two more

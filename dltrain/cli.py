@@ -86,7 +86,7 @@ def check(
     from dltrain.training.check import check as run_check
     from dltrain.training.sanity import raise_on_failure
 
-    result = run_check(cfg)
+    result = run_check(cfg, console.Listener())
     _print_dataset(result.manifest, result.cache, result.hit)
     trainable, frozen = result.params
     console.table(
@@ -114,13 +114,13 @@ def train(
     overrides = list(set_ or []) + ([f"name={name}"] if name is not None else [])
     cfg = load_config(config, overrides)
     _backend()
-    from dltrain.training.fit import train as run_train
+    from dltrain.training.session import train as run_train
 
     argv = ["dltrain", "train", str(config)]
     for item in set_ or []:
         argv += ["--set", item]
     argv += ["--name", name] if name is not None else []
-    result = run_train(cfg, argv)
+    result = run_train(cfg, argv, console.Listener())
     if result.worker is not None:  # distributed: a non-chief worker writes no run
         console.info(f"Worker finished ({result.worker}); the chief writes the run.")
         return
@@ -145,7 +145,7 @@ def resume(run_id: RunIdArg) -> None:
     _backend()
     from dltrain.training.resume import resume as run_resume
 
-    result = run_resume(run_id)
+    result = run_resume(run_id, console.Listener())
     if result.worker is not None:  # distributed: a non-chief worker writes no run
         console.info(f"Worker finished ({result.worker}); the chief writes the run.")
         return

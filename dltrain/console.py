@@ -113,6 +113,42 @@ def progress():
     )
 
 
+class Listener:
+    """Renders a run's events (`dltrain.training.events.Listener`) on the terminal: warnings
+    and messages as lines, the epochs as a Rich progress bar with the last epoch's metrics."""
+
+    def __init__(self):
+        self._progress = None
+        self._task = None
+
+    def phase(self, name: str, detail: str = "") -> None:
+        pass
+
+    def epochs(self, run: str, total: int, done: int) -> None:
+        self._progress = progress()
+        self._progress.start()
+        self._task = self._progress.add_task(run, total=total, completed=done, metrics="")
+
+    def steps(self, epoch: int, done: int, total: int) -> None:
+        pass
+
+    def epoch(self, epoch: int, row: dict, seconds: float) -> None:
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
+        if self._progress is not None:
+            self._progress.update(self._task, completed=epoch + 1, metrics=shown)
+
+    def trained(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def info(self, message: str) -> None:
+        info(message)
+
+    def warn(self, message: str) -> None:
+        warn(message)
+
+
 def _numberlike(text: str) -> bool:
     """Numbers, and numbers with a confidence interval, are right-aligned."""
     head = text.split(" ", 1)[0].replace(",", "").replace("[", "").replace("]", "")

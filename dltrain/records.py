@@ -1,4 +1,13 @@
-"""What a run records about itself: the checksums of its files, and its data source.
+"""What a run records about itself, as typed, frozen models, and the `Run` that reads them.
+
+- status.json: `StatusRecord` (a `Status`, the phase, when, the process, why it ended);
+- dataset.json: `DatasetRecord` (the data source, the task, the classes, the splits);
+- metrics.json: `MetricsRecord` (validation and test metrics with CIs, the baselines);
+- manifest.json: `RunManifest` (the checksums of the files the run depends on).
+
+`Run` is the one reader of a run folder (evaluate, report, compare and `dltrain runs` use
+it); `set_status` and `Run.write_metrics` are the writers. A file of the wrong shape is a
+`RunError` (exit 4) naming it, never a KeyError deep inside a command.
 
 The run manifest: the SHA-256 of every file a finished run depends on.
 
@@ -14,9 +23,13 @@ Runs written before this manifest existed have none; their files are read unchec
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
+from enum import Enum
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -154,3 +167,162 @@ def data_source(dataset: dict) -> tuple[str, str | None]:
     if not isinstance(path, str) or not path:
         raise RunError("the run's dataset.json names no data source (source.path)")
     return path, labels if isinstance(labels, str) and labels else None
+
+
+# --- status.json, dataset.json, metrics.json -----------------------------------------------
+
+
+class Status(str, Enum):
+    """How a run stands: running, or how it ended."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DIVERGED = "diverged"
+    INTERRUPTED = "interrupted"
+    PRUNED = "pruned"  # a tuning trial stopped early by the study's pruner
+
+
+class _Record(BaseModel):
+    """A run file's content; keys added by a later dltrain are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class StatusRecord(_Record):
+    status: Status
+    phase: str | None = None
+    started: str | None = None
+    updated: str | None = None
+    pid: int | None = None
+    message: str | None = None
+
+
+class SourceRecord(_Record):
+    path: str
+    sha256: str
+    labels: str | None = None
+    resolved: dict[str, str] | None = None
+
+
+class DatasetRecord(_Record):
+    kind: str
+    source: SourceRecord
+    task: str
+    classes: list[str]
+    split: dict[str, Any]
+    rows: dict[str, list[int]]
+    cache: str | None = None
+    training_task: str | None = None
+    positive_class: str | None = None
+    features: list[str] = []
+    input_shape: list[int] | None = None
+
+    @property
+    def fitted_task(self) -> str:
+        """What the model predicts (an autoencoder reconstructs, whatever the data's task)."""
+        return self.training_task or self.task
+
+
+class MetricValue(_Record):
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+
+
+class MetricsRecord(_Record):
+    task: str
+    test: dict[str, MetricValue]
+    classes: list[str] = []
+    positive_class: str | None = None
+    threshold: float | None = None
+    val: dict[str, MetricValue] = {}
+    baselines: dict[str, dict[str, MetricValue]] = {}
+    bootstrap: int | None = None
+    confidence: float = 0.95
+
+
+def _read(path: Path, model: type[BaseModel]):
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing; the run is incomplete") from None
+    except (OSError, ValidationError, ValueError) as exc:
+        raise RunError(
+            f"{path} is damaged or not a dltrain run file ({_first_error(exc)}); restore it, "
+            "or train the run again"
+        ) from None
+
+
+def set_status(run_dir: Path, status: str | Status, **extra: Any) -> None:
+    """Updates status.json (atomically), keeping earlier fields such as the start time.
+
+    The message of an earlier status (why an attempt failed or stopped) is dropped
+    unless a new one is given: it no longer describes the run.
+    """
+    path = Path(run_dir) / "status.json"
+    current = json.loads(path.read_text()) if path.exists() else {}
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    current.setdefault("started", now)
+    current.pop("message", None)
+    current.update(status=Status(status).value, updated=now, **extra)
+    runs.write_json(path, StatusRecord.model_validate(current).model_dump(mode="json"))
+
+
+class Run:
+    """A run folder, read once per file, on demand.
+
+    Args:
+        run_dir: the run's folder (see `runs.resolve_run`).
+    """
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+        self.id = self.dir.name
+
+    @classmethod
+    def find(cls, run_id: str) -> Run:
+        """The run called `run_id` in the runs folder (a missing one lists the nearest)."""
+        return cls(runs.resolve_run(run_id))
+
+    @cached_property
+    def status(self) -> StatusRecord:
+        return _read(self.dir / "status.json", StatusRecord)
+
+    @cached_property
+    def dataset(self) -> DatasetRecord:
+        return _read(self.dir / "dataset.json", DatasetRecord)
+
+    @cached_property
+    def metrics(self) -> MetricsRecord:
+        return _read(self.dir / "metrics.json", MetricsRecord)
+
+    @cached_property
+    def config(self):
+        from dltrain.config import load_config
+
+        return load_config(self.dir / "config.yaml")
+
+    def completed(self, doing: str) -> Run:
+        """This run, if it is completed; else a `RunError` saying what `doing` needs."""
+        state = self.status.status.value
+        if state != Status.COMPLETED.value:
+            raise RunError(
+                f"run {self.id} is {state!r}, not completed; only a completed run has "
+                f"{doing} (finish it with `dltrain resume {self.id}`, or pick another run)"
+            )
+        return self
+
+    def verified(self, name: str) -> Path:
+        """The path of `name` (model.keras, preprocessing.json), checked against the
+        manifest; a damaged file names what `dltrain resume` does about it."""
+        fix = (
+            f"`dltrain resume {self.id}` rebuilds it from the run's checkpoints (and writes "
+            "the same test results again)"
+        )
+        return verify(self.dir, name, fix=fix)
+
+    def write_metrics(self, results: dict) -> None:
+        """Writes metrics.json (validated: a wrong shape is a bug caught here)."""
+        MetricsRecord.model_validate(results)
+        runs.write_json(self.dir / "metrics.json", results)

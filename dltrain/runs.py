@@ -26,7 +26,6 @@ from dltrain.errors import RunError, UsageError
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
-STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
 SUBFOLDERS = (
     "checkpoints",
     "comparisons",
@@ -262,23 +261,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot store {type(value).__name__} in JSON")
-
-
-def set_status(run_dir: Path, status: str, **extra: Any) -> None:
-    """Updates status.json (atomically), keeping earlier fields such as the start time.
-
-    The message of an earlier status (why an attempt failed or stopped) is dropped
-    unless a new one is given: it no longer describes the run.
-    """
-    import datetime as dt
-
-    path = run_dir / "status.json"
-    current = json.loads(path.read_text()) if path.exists() else {}
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    current.setdefault("started", now)
-    current.pop("message", None)
-    current.update(status=status, updated=now, **extra)
-    write_json(path, current)
 
 
 class RunLock:

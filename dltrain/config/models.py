@@ -1,8 +1,10 @@
 """The `model:` section: one config class per architecture, chosen by `architecture`.
 
-The builders live in `dltrain.models`; a test checks that the registry there and
-the tags here name the same architectures. Each class's `kinds` says which data
-kinds (`data.kind`) it works with; the registry carries them.
+`ModelConfig` (the union at the end) is the list of architectures: the registry in
+`dltrain.models` is derived from it, taking each class's tag as the name, its `kinds`
+as the data kinds (`data.kind`) it works with, and the `build` function of
+`dltrain/models/<tag>.py` as its builder. A new architecture is a class here, a member
+of the union, and that module.
 """
 
 from __future__ import annotations

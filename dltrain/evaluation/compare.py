@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dltrain import runs
+from dltrain import runs, tasks
 from dltrain.config import ExperimentConfig, load_config
 from dltrain.errors import DataError, RunError, UsageError
 from dltrain.evaluation import metrics as M
@@ -189,7 +189,7 @@ def _load(run_id: str) -> _Scored:
     dataset = runs.read_json(folder / "dataset.json")
     metrics = runs.read_json(folder / "metrics.json")
     rows = np.asarray(dataset["rows"]["test"], dtype="int64")
-    classes = list(metrics.get("classes", dataset["classes"]))
+    classes = list(dataset["classes"])
     y, scores, groups = _predictions(
         folder / "predictions" / "test.csv", run_id, _task(dataset), classes, rows
     )
@@ -210,8 +210,9 @@ def _load(run_id: str) -> _Scored:
 
 def _predictions(path: Path, run_id: str, task: str, classes: list[str], rows: np.ndarray):
     """(true values, scores, groups or None) from predictions/test.csv, in row order."""
+    the_task = tasks.get(task)
     text = {"id": str, "group": str}
-    if task not in ("regression", "reconstruction"):
+    if the_task.has_classes:
         text.update(true=str, predicted=str)
     try:
         table = pd.read_csv(path, dtype=text, keep_default_na=False)
@@ -219,11 +220,7 @@ def _predictions(path: Path, run_id: str, task: str, classes: list[str], rows: n
         raise RunError(f"{path} is missing; run {run_id} has no test predictions") from None
     except (OSError, ValueError) as exc:
         raise RunError(f"cannot read {path}: {exc}") from None
-    needed = ["row"] + {
-        "regression": ["true", "predicted"],
-        "reconstruction": ["reconstruction_error"],
-    }.get(task, ["true", *(f"prob_{c}" for c in classes)])
-    missing = [c for c in needed if c not in table.columns]
+    missing = [c for c in ["row", *the_task.needed_columns(classes)] if c not in table.columns]
     if missing:
         raise RunError(f"{path} lacks the column(s) {', '.join(missing)}; the run is damaged")
     table = table.sort_values("row", kind="stable")
@@ -233,28 +230,11 @@ def _predictions(path: Path, run_id: str, task: str, classes: list[str], rows: n
             "the run folder is damaged or was edited"
         )
     groups = table["group"].to_numpy(dtype=str) if "group" in table.columns else None
-    if task == "regression":
-        y, scores = table["true"].to_numpy(dtype="float64"), table["predicted"].to_numpy("float64")
-        return y, scores, groups
-    if task == "reconstruction":  # an anomaly label, when the data has one
-        y = table["true"].to_numpy(dtype="int64") if "true" in table.columns else None
-        scores = table["reconstruction_error"].to_numpy(dtype="float64")
-        return (np.zeros(len(table), "int64") if y is None else y), scores, groups
-    probs = table[[f"prob_{c}" for c in classes]].to_numpy(dtype="float64")
-    index = {c: i for i, c in enumerate(classes)}
-    if task == "multilabel":  # "a;b": the labels a sample has
-        named = [[v for v in str(cell).split(";") if v] for cell in table["true"]]
-        if any(v not in index for labels in named for v in labels):
-            raise RunError(f"{path} has true labels that are not classes of the run ({classes})")
-        y = np.zeros((len(table), len(classes)), dtype="int64")
-        for i, labels in enumerate(named):
-            y[i, [index[v] for v in labels]] = 1
-        return y, probs, groups
-    y = table["true"].map(index)
-    if y.isna().any():
-        raise RunError(f"{path} has true labels that are not classes of the run ({classes})")
-    scores = probs[:, -1] if task == "binary" else probs
-    return y.to_numpy(dtype="int64"), scores, groups
+    try:
+        y, scores = the_task.read_predictions(table, classes)
+    except ValueError as exc:
+        raise RunError(f"{path} has {exc}") from None
+    return y, scores, groups
 
 
 def _same_test_samples(a: _Scored, b: _Scored) -> None:
@@ -281,7 +261,8 @@ def _same_test_samples(a: _Scored, b: _Scored) -> None:
             f"the test splits of {a.id} ({len(a.rows)} rows) and {b.id} ({len(b.rows)} rows) "
             f"differ: {len(only_a)} row(s) only in {a.id}, {len(only_b)} only in {b.id}{how}"
         )
-    same = np.allclose(a.y, b.y) if _task(a.dataset) == "regression" else np.array_equal(a.y, b.y)
+    floats = np.issubdtype(a.y.dtype, np.floating)
+    same = np.allclose(a.y, b.y) if floats else np.array_equal(a.y, b.y)
     if not same:
         raise DataError(
             f"runs {a.id} and {b.id} have the same test rows but different true values; they "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltrain import records, runs
+from dltrain import records, runs, tasks
 from dltrain.config import ExperimentConfig, load_config
 from dltrain.data import tabular
 from dltrain.data.arrays import load_transform
@@ -115,7 +115,7 @@ def evaluate_run(run_id: str, data: Path | None = None, labels: Path | None = No
             "tested on (content hash differs); it cannot be evaluated honestly"
         )
     scores = model_scores(run.model, x)
-    if t.task == "regression":
+    if tasks.get(t.task).standardised:
         y, scores = t.target_values(y), t.target_values(scores)
     group = run.config.data.group
     groups = frame[group].astype(str).to_numpy() if group and group in frame.columns else None
@@ -173,7 +173,7 @@ def predict_file(run_id: str, input: Path, out: Path) -> tuple[int, dict[str, in
     frame = run.read(Path(input))
     x, unseen = t.features(frame, Path(input))
     scores = model_scores(run.model, x)
-    if t.task == "regression":
+    if tasks.get(t.task).standardised:
         scores = t.target_values(scores)
     ids = (
         frame[t.id_column].astype("string").fillna("").to_numpy()

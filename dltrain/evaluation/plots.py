@@ -25,14 +25,13 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
-from dltrain import runs
+from dltrain import runs, tasks
 from dltrain.errors import RunError
+from dltrain.evaluation.metrics import PER_CLASS
 
 SIZE = (6.0, 4.5)  # inches
 DPI = 100
 SPLIT_NAMES = {"val": "validation", "test": "test"}
-PER_CLASS = ("sensitivity", "specificity", "ppv", "npv", "f1")
-HIGHER_IS_BETTER = {"auc", "accuracy"}  # Keras metric names in history.csv
 
 
 AUGMENTED_GRID = "augmented_batch.png"
@@ -79,7 +78,7 @@ def make_plots(run_dir: Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     metrics = runs.read_json(run_dir / "metrics.json")
-    task = metrics.get("task")
+    task = tasks.get(metrics.get("task"))
     out = runs.run_subdir(run_dir, "plots")
     written: list[Path] = []
 
@@ -99,7 +98,7 @@ def make_plots(run_dir: Path) -> list[Path]:
     if history is not None and len(history):
         save("learning_curves", lambda: learning_curves(history, metrics))
     preds = {s: _read_csv(run_dir / "predictions" / f"{s}.csv") for s in ("val", "test")}
-    if task in ("binary", "multiclass"):
+    if task.exclusive:
         classes = [str(c) for c in metrics["classes"]]
         scored = {s: _scores(p, task, classes) for s, p in preds.items() if p is not None}
         if metrics.get("confusion", {}).get("test") is not None:
@@ -113,7 +112,7 @@ def make_plots(run_dir: Path) -> list[Path]:
             save("calibration_test", lambda: calibration(y, s, metrics, "test"))
         if metrics.get("per_class", {}).get("test"):
             save("per_class_test", lambda: per_class(metrics, "test"))
-    elif task == "regression" and preds["test"] is not None:
+    elif task.standardised and preds["test"] is not None:
         y = preds["test"]["true"].to_numpy(dtype="float64")
         p = preds["test"]["predicted"].to_numpy(dtype="float64")
         save("predicted_vs_true_test", lambda: predicted_vs_true(y, p, "test"))
@@ -136,21 +135,15 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
         raise RunError(f"cannot read {path}: {exc}") from None
 
 
-def _scores(preds: pd.DataFrame, task: str, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _scores(preds: pd.DataFrame, task, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(class index per row, probabilities): (n,) positive-class for binary, (n, C) otherwise."""
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = sorted(set(preds["true"]) - set(index))
+    unknown = sorted(set(preds["true"]) - set(classes))
     if unknown:
         raise RunError(
             f"predictions name class(es) {', '.join(unknown)} that metrics.json does not list "
             f"({', '.join(classes)}); the run folder is inconsistent"
         )
-    y = preds["true"].map(index).to_numpy(dtype="int64")
-    probs = preds[[f"prob_{c}" for c in classes]].to_numpy(dtype="float64")
-    return y, probs[:, 1] if task == "binary" else probs
-
-
-# --- drawing helpers -----------------------------------------------------------------------
+    return task.read_predictions(preds, classes)
 
 
 def _figure(size: tuple[float, float] = SIZE) -> Figure:
@@ -183,9 +176,9 @@ def learning_curves(history: pd.DataFrame, metrics: dict) -> Figure:
     if monitor in history:
         values = history[monitor].to_numpy(dtype="float64")
         if np.isfinite(values).any():
-            higher = monitor.removeprefix("val_") in HIGHER_IS_BETTER
+            higher = monitor.removeprefix("val_") in tasks.COMPILED_HIGHER_IS_BETTER
             best = epoch[int(np.nanargmax(values) if higher else np.nanargmin(values))]
-    units = " (standardised target)" if metrics.get("task") == "regression" else ""
+    units = " (standardised target)" if tasks.get(metrics.get("task")).standardised else ""
     for ax, name in zip(axes, names, strict=False):
         ax.plot(epoch, history[name], marker=marker, markersize=3, label="training")
         if f"val_{name}" in history:
@@ -241,7 +234,7 @@ def _decision_rule(metrics: dict) -> str:
 def _one_vs_rest(y: np.ndarray, s: np.ndarray, metrics: dict):
     """(label, y 0/1, score, decided-positive mask) per curve: the positive class, or each class."""
     classes = [str(c) for c in metrics["classes"]]
-    if metrics["task"] == "binary":
+    if tasks.get(metrics["task"]).chooses_threshold:
         t = metrics.get("threshold")
         t = 0.5 if t is None else float(t)
         yield metrics.get("positive_class") or classes[1], y, s, s >= t
@@ -255,7 +248,7 @@ def roc(y: np.ndarray, s: np.ndarray, metrics: dict, split: str) -> Figure:
     """ROC curve(s) on one split: binary for the positive class, multiclass one-vs-rest."""
     fig = _figure()
     ax = fig.subplots()
-    binary = metrics["task"] == "binary"
+    binary = tasks.get(metrics["task"]).chooses_threshold
     drawn = 0
     for k, (label, y01, score, decided) in enumerate(_one_vs_rest(y, s, metrics)):
         if y01.min() == y01.max():
@@ -302,7 +295,7 @@ def pr(y: np.ndarray, s: np.ndarray, metrics: dict, split: str) -> Figure:
     """Precision-recall curve(s) on one split, prevalence as the no-skill line."""
     fig = _figure()
     ax = fig.subplots()
-    binary = metrics["task"] == "binary"
+    binary = tasks.get(metrics["task"]).chooses_threshold
     drawn = 0
     for k, (label, y01, score, decided) in enumerate(_one_vs_rest(y, s, metrics)):
         if y01.min() == y01.max():
@@ -346,7 +339,7 @@ def calibration(y: np.ndarray, s: np.ndarray, metrics: dict, split: str) -> Figu
     Bins hold about equal numbers of samples (`strategy="quantile"`), n // 20 of them
     (between 3 and 10), so that small test splits do not produce near-empty bins.
     """
-    if metrics["task"] == "binary":
+    if tasks.get(metrics["task"]).chooses_threshold:
         y01, prob = y, s
         xlabel = f"mean predicted P({_label(metrics)})"
         ylabel = f"observed fraction {_label(metrics)}"
@@ -366,7 +359,7 @@ def calibration(y: np.ndarray, s: np.ndarray, metrics: dict, split: str) -> Figu
         top_ax.plot(predicted, observed, "o-", label=f"model ({n_bins} equal-count bins)")
     brier = metrics.get(split, {}).get("brier", {}).get("value")
     if brier is not None:
-        scope = "" if metrics["task"] == "binary" else ", all classes"
+        scope = "" if tasks.get(metrics["task"]).chooses_threshold else ", all classes"
         top_ax.plot([], [], " ", label=f"Brier score {brier:.3f}{scope}")
     top_ax.set_ylim(-0.02, 1.02)
     top_ax.set_ylabel(ylabel)

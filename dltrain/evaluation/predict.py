@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dltrain import runs
+from dltrain import runs, tasks
 from dltrain.errors import RunError
-from dltrain.evaluation.metrics import decisions
 
 
 def load_model(path: Path):
@@ -47,7 +46,7 @@ def _refused_by_safe_mode(message: str) -> str | None:
     Keras 3 says "Requested the deserialization of a `Lambda` layer whose `function` is a
     Python lambda", "... of a `TFSMLayer`, which loads an external SavedModel", "... of a
     Python lambda", "... of a `torch.nn.Module` ...", or "Requested the loading of a
-    vocabulary file outside of the model archive"; all pass `safe_mode=False` as the way out.
+    vocabulary file outside of the model archive"; each suggests turning safe mode off.
     """
     if "safe_mode" not in message:
         return None
@@ -100,27 +99,8 @@ def write_predictions(
     table = pd.DataFrame({"id": ids, "row": np.asarray(rows) + 1})
     if groups is not None:
         table["group"] = groups
-    if y_true is not None and task == "regression":
-        table["true"] = y_true
-    elif y_true is not None and task in ("binary", "multiclass"):
-        table["true"] = np.asarray(classes)[np.asarray(y_true, dtype="int64")]
-    elif y_true is not None and task == "reconstruction" and len(np.unique(y_true)) > 1:
-        table["true"] = np.asarray(y_true, dtype="int64")  # the label code: 1 = anomaly
-    if task == "regression":
-        table["predicted"] = scores
-    elif task == "reconstruction":  # the anomaly score: larger is more unusual
-        table["reconstruction_error"] = scores
-    elif task == "multilabel":
-        if y_true is not None:
-            table["true"] = [";".join(np.asarray(classes)[row > 0.5]) for row in y_true]
-        table["predicted"] = [";".join(np.asarray(classes)[row >= threshold]) for row in scores]
-        for i, c in enumerate(classes):
-            table[f"prob_{c}"] = scores[:, i]
-    else:
-        table["predicted"] = np.asarray(classes)[decisions(task, scores, threshold)]
-        probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
-        for i, c in enumerate(classes):
-            table[f"prob_{c}"] = probs[:, i]
-    if with_threshold and task in ("binary", "multilabel"):
+    the_task = tasks.get(task)
+    the_task.prediction_columns(table, y_true, scores, classes, threshold)
+    if with_threshold and the_task.thresholded:
         table["threshold"] = threshold
     runs.atomic_write_text(path, table.to_csv(index=False))

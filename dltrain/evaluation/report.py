@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from dltrain import __version__, runs
+from dltrain import __version__, records, runs, tasks
 from dltrain.errors import RunError
 from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS, better
 from dltrain.evaluation.plots import make_plots
@@ -115,7 +115,7 @@ def report_run(run_id: str) -> Path:
         runs.clean_temporary(run_dir)
         path = write_report(run_dir)
         if finishing:
-            runs.set_status(run_dir, "completed", phase="done")
+            records.set_status(run_dir, "completed", phase="done")
         return path
 
 
@@ -154,7 +154,7 @@ def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
     stages = _stages(run_dir)
     if stages:
         sections.insert(2, ("stages", "Training stages", stages))
-    if run.task in ("binary", "multiclass"):
+    if tasks.get(run.task).exclusive:
         sections += [
             ("per-class", "Per-class metrics", _per_class(run)),
             ("confusion", "Confusion matrix", _confusion(run)),
@@ -207,6 +207,11 @@ class _Run:
         self.id = run_dir.name
         self.metrics: dict = runs.read_json(run_dir / "metrics.json")
         self.task: str = self.metrics.get("task", "?")
+        if self.task not in tasks.TASKS:
+            raise RunError(
+                f"{run_dir / 'metrics.json'} names no known task ({self.task!r}); the file is "
+                "damaged or not from dltrain"
+            )
         self.status: dict = _optional_json(run_dir / "status.json") or {}
         self.dataset: dict | None = _optional_json(run_dir / "dataset.json")
         self.environment: dict | None = _optional_json(run_dir / "environment.json")
@@ -476,9 +481,10 @@ def _baseline_flag(run: _Run, headline: str | None) -> str:
 
 
 def _operating_point(run: _Run) -> str:
-    if run.task == "regression":
-        return "<p>Not applicable: a regression model has no decision threshold.</p>"
-    if run.task == "multiclass":
+    task = tasks.get(run.task)
+    if not task.has_classes:
+        return f"<p>Not applicable: a {task.name} model has no decision threshold.</p>"
+    if not task.thresholded:
         return "<p>Each sample is assigned its most probable class; there is no threshold.</p>"
     op = run.metrics.get("operating_point")
     if not op:

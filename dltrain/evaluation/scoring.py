@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dltrain import tasks
 from dltrain.config import ExperimentConfig
 from dltrain.errors import ConfigError
 from dltrain.evaluation import metrics as M
@@ -17,7 +18,8 @@ def metric_names(config: ExperimentConfig, task: str) -> list[str]:
     chosen = config.evaluate.metrics or allowed
     wrong = [m for m in chosen if m not in allowed]
     if wrong:
-        hint = " (for multiclass tasks they are reported per class)" if task == "multiclass" else ""
+        per_class = tasks.get(task).exclusive and not tasks.get(task).thresholded
+        hint = f" (for {task} tasks they are reported per class)" if per_class else ""
         raise ConfigError(
             f"evaluate.metrics {', '.join(map(repr, wrong))} do not apply to a {task} task"
             f"{hint}; choose from {', '.join(allowed)}",
@@ -62,7 +64,7 @@ def score_split(
             "its confidence intervals resample whole groups and are unreliable with fewer than "
             f"{MIN_GROUPS}: collect more patients or report the intervals as indicative only"
         ]
-    if task in ("binary", "multiclass"):
+    if tasks.get(task).exclusive:
         out["per_class"] = M.per_class(y, scores, task, threshold, classes)
         out["confusion"] = M.confusion(y, scores, task, threshold, len(classes))
     return out

@@ -1,58 +1,59 @@
-"""The architecture registry. Every architecture is registered here, explicitly.
+"""The architecture registry, derived from the `model:` config union.
+
+Every member of `dltrain.config.models.ModelConfig` is an architecture: its tag
+(`architecture: "cnn1d"`) is the name, its `kinds` the data kinds it works with, and
+its builder is, by convention, the `build(config, inputs, outputs)` function of the
+module named after the tag (`dltrain/models/cnn1d.py`). So the names are listed once,
+in the union, and adding an architecture touches its config class (and the union) in
+`dltrain/config/models.py`, its module here, and its tests.
 
 Importing this package does not import Keras: the builders import it when called.
 """
 
 from __future__ import annotations
 
-from dltrain.config.models import (
-    AutoencoderConfig,
-    CNN1DConfig,
-    CNN3DConfig,
-    CNNConfig,
-    FCNConfig,
-    GRUConfig,
-    LSTMConfig,
-    MLPConfig,
-    PretrainedConfig,
-    ResNet1DConfig,
-    TransformerConfig,
-)
+import importlib
+
+from dltrain.config.base import union_members
+from dltrain.config.models import ModelConfig
 from dltrain.errors import ConfigError
-from dltrain.models import (
-    autoencoder,
-    cnn,
-    cnn1d,
-    cnn3d,
-    fcn,
-    gru,
-    lstm,
-    mlp,
-    pretrained,
-    resnet1d,
-    transformer,
-)
-from dltrain.models.registry import Registry
+from dltrain.models.registry import Builder, Entry, Registry
 from dltrain.models.specs import DATA_KINDS, InputSpec, OutputSpec
 
-ARCHITECTURES: Registry = Registry("architecture")
-ARCHITECTURES.register("mlp", MLPConfig, mlp.build, kinds=MLPConfig.kinds)
-ARCHITECTURES.register("cnn", CNNConfig, cnn.build, kinds=CNNConfig.kinds)
-ARCHITECTURES.register("cnn1d", CNN1DConfig, cnn1d.build, kinds=CNN1DConfig.kinds)
-ARCHITECTURES.register("fcn", FCNConfig, fcn.build, kinds=FCNConfig.kinds)
-ARCHITECTURES.register("resnet1d", ResNet1DConfig, resnet1d.build, kinds=ResNet1DConfig.kinds)
-ARCHITECTURES.register("lstm", LSTMConfig, lstm.build, kinds=LSTMConfig.kinds)
-ARCHITECTURES.register("gru", GRUConfig, gru.build, kinds=GRUConfig.kinds)
-ARCHITECTURES.register(
-    "transformer", TransformerConfig, transformer.build, kinds=TransformerConfig.kinds
-)
-ARCHITECTURES.register("cnn3d", CNN3DConfig, cnn3d.build, kinds=CNN3DConfig.kinds)
-ARCHITECTURES.register(
-    "autoencoder", AutoencoderConfig, autoencoder.build, kinds=AutoencoderConfig.kinds
-)
-ARCHITECTURES.register(
-    "pretrained", PretrainedConfig, pretrained.build, kinds=PretrainedConfig.kinds
-)
+
+def architectures(union, package: str = __name__) -> Registry[Entry[Builder]]:
+    """The registry of every config class in `union`, each with its builder module's `build`.
+
+    Args:
+        union: a discriminated union of config classes tagged by `architecture`.
+        package: where the builder modules are. Defaults to "dltrain.models".
+
+    Returns:
+        A registry entry per member, in the union's order: name = the tag, kinds = the
+        class's `kinds`, builder = `<package>.<tag>.build`.
+
+    Raises:
+        ValueError: a tag twice in the union.
+        ImportError: a member without a builder module or without `build` in it.
+    """
+    registry: Registry[Entry[Builder]] = Registry("architecture")
+    for config_class in union_members(union):
+        name = config_class.model_fields["architecture"].default
+        where = f"{package}.{name}"
+        try:
+            builder = importlib.import_module(where).build
+        except (ModuleNotFoundError, AttributeError) as exc:
+            if isinstance(exc, ModuleNotFoundError) and exc.name != where:
+                raise  # the module exists but imports something missing
+            raise ImportError(
+                f"architecture {name!r} ({config_class.__name__}) has no builder: write "
+                f"{where.replace('.', '/')}.py with build(config, inputs, outputs)"
+            ) from None
+        registry.register(name, config_class, builder, kinds=config_class.kinds)
+    return registry
+
+
+ARCHITECTURES = architectures(ModelConfig)
 
 # How a kind reads in a sentence: "it needs images", "For tabular data use: ...".
 _KIND_WORDS = {"tabular": "tabular data"}

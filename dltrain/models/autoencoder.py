@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from dltrain import tasks
 from dltrain.config.models import AutoencoderConfig
 from dltrain.errors import ConfigError
 from dltrain.models.common import spatial_input
@@ -33,7 +34,7 @@ def build(config: AutoencoderConfig, inputs: InputSpec, outputs: OutputSpec):
     """
     import keras
 
-    if outputs.task != "reconstruction":
+    if not tasks.get(outputs.task).reconstructs:
         raise ConfigError(
             f"the autoencoder only reconstructs its input (task 'reconstruction'); for a "
             f"{outputs.task} task choose a supervised architecture. Received: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dltrain import tasks
 from dltrain.errors import ConfigError
 from dltrain.models.specs import InputSpec, OutputSpec
 
@@ -16,7 +17,7 @@ def head(x, outputs: OutputSpec):
     """The output layer of every supervised architecture: units, activation, prior-aware bias."""
     import keras
 
-    if outputs.task == "reconstruction":
+    if tasks.get(outputs.task).reconstructs:
         raise ConfigError(
             "only the autoencoder reconstructs its input; set model.architecture: "
             "autoencoder, or choose a supervised task. Received: task='reconstruction'"

@@ -1,7 +1,9 @@
-"""A small generic registry: short name → (config class, builder, data kinds).
+"""A small generic registry: short name → what is registered under it.
 
-Registration is explicit, in one place (`dltrain/models/__init__.py`); a
-duplicate name is an error and a failed lookup lists the registered names.
+Each registry is filled in one place (the architectures from the `model:` config
+union in `dltrain/models/__init__.py`, the export formats in
+`dltrain/evaluation/export/formats.py`); a duplicate name is an error and a failed
+lookup lists the registered names.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Entry(Generic[T]):
 
 
 class Registry(Generic[T]):
-    """Maps short names to entries.
+    """Maps short names to what is registered under them (an `Entry`, or any object).
 
     Args:
         kind: what is registered, for messages (e.g. "architecture").
@@ -41,12 +43,23 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str):
         self.kind = kind
-        self._entries: dict[str, Entry[T]] = {}
+        self._entries: dict[str, T] = {}
+
+    def add(self, name: str, item: T) -> None:
+        """Adds `item` under `name`; a name added twice is an error.
+
+        Args:
+            name: the short name users spell.
+            item: what `get(name)` returns.
+        """
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = item
 
     def register(
-        self, name: str, config_class: type, builder: T, *, kinds: tuple[str, ...] = ()
+        self, name: str, config_class: type, builder: Any, *, kinds: tuple[str, ...] = ()
     ) -> None:
-        """Adds `name`; a name registered twice is an error.
+        """Adds `name` as an `Entry`; a name registered twice is an error.
 
         Args:
             name: the short name, as the config's tag spells it.
@@ -54,11 +67,9 @@ class Registry(Generic[T]):
             builder: what builds it.
             kinds: the data kinds it works with. Defaults to ().
         """
-        if name in self._entries:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = Entry(name, config_class, builder, tuple(kinds))
+        self.add(name, Entry(name, config_class, builder, tuple(kinds)))  # type: ignore[arg-type]
 
-    def get(self, name: str) -> Entry[T]:
+    def get(self, name: str) -> T:
         try:
             return self._entries[name]
         except KeyError:
@@ -69,11 +80,16 @@ class Registry(Generic[T]):
             ) from None
 
     def names(self) -> list[str]:
+        """The registered names, sorted."""
         return sorted(self._entries)
+
+    def items(self) -> list[T]:
+        """What is registered, in the order it was added."""
+        return list(self._entries.values())
 
     def supporting(self, kind: str) -> list[str]:
         """The registered names that declare data kind `kind`, sorted."""
-        return [name for name in self.names() if kind in self._entries[name].kinds]
+        return [n for n in self.names() if kind in getattr(self._entries[n], "kinds", ())]
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dltrain import tasks
+
 DATA_KINDS = ("tabular", "images", "signals", "text", "volumes")
 """The data kinds an architecture can declare (`Registry.register(..., kinds=...)`)."""
 
@@ -47,6 +49,4 @@ class OutputSpec:
 
     @property
     def activation(self) -> str:
-        return {"binary": "sigmoid", "multilabel": "sigmoid", "multiclass": "softmax"}.get(
-            self.task, "linear"
-        )
+        return tasks.get(self.task).activation

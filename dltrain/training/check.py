@@ -9,14 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
-
 from dltrain.config import ExperimentConfig
-from dltrain.data.cache import preprocess
-from dltrain.evaluation.scoring import metric_names
 from dltrain.training import sanity
-from dltrain.training.fit import training_task
-from dltrain.training.setup import feeder, monitor_of, new_model
+from dltrain.training.events import SILENT, Listener
+from dltrain.training.session import checking
 
 
 @dataclass(frozen=True)
@@ -29,20 +25,18 @@ class CheckResult:
     checks: list[sanity.Check]
 
 
-def check(config: ExperimentConfig) -> CheckResult:
-    data = preprocess(config)
-    manifest = data.manifest
-    task = training_task(config, manifest)
-    monitor_of(config, task)
-    metric_names(config, task)
-    n_classes = len(manifest["classes"])
-    keras.utils.set_random_seed(config.seed)
-    model = new_model(config, task, data.transform, data.sample("train").y, n_classes)
-    layers = [
-        (layer.name, type(layer).__name__, str(tuple(layer.output.shape)), layer.count_params())
-        for layer in model.layers
-    ]
-    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
-    frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
-    checks = sanity.run_suite(config, task, n_classes, data, feeder(config, data, task))
-    return CheckResult(manifest, data.path, data.hit, layers, (trainable, frozen), checks)
+def check(config: ExperimentConfig, listener: Listener = SILENT) -> CheckResult:
+    with checking(config, listener) as session:
+        model = session.model(steps=None)
+        layers = [
+            (layer.name, type(layer).__name__, str(tuple(layer.output.shape)), layer.count_params())
+            for layer in model.layers
+        ]
+        trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+        frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
+        listener.phase("sanity", "sanity suite")
+        checks = sanity.run_suite(
+            config, session.task_name, session.n_classes, session.data, session.feed
+        )
+    data = session.data
+    return CheckResult(data.manifest, data.path, data.hit, layers, (trainable, frozen), checks)

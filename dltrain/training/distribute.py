@@ -33,8 +33,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dltrain import console, runs
+from dltrain import runs
 from dltrain.errors import ConfigError, InterruptedRun, RunError, UsageError
+from dltrain.training.events import SILENT, Listener
 
 _ADDRESS = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 _FIX = (
@@ -309,7 +310,7 @@ def current() -> Distribution:
     return _current
 
 
-def setup(train) -> Distribution:
+def setup(train, listener: Listener = SILENT) -> Distribution:
     """Creates the strategy for `train.distribute` and makes it current.
 
     Call it before TensorFlow runs any operation: MultiWorkerMirroredStrategy
@@ -318,6 +319,8 @@ def setup(train) -> Distribution:
 
     Args:
         train: the `train:` section (its `distribute` and `batch_size`).
+        listener: told (`warn`) of settings that do not apply as written. Defaults to
+            `SILENT`.
 
     Raises:
         ConfigError: multi_worker with a missing or malformed TF_CONFIG (exit 2).
@@ -367,13 +370,13 @@ def setup(train) -> Distribution:
     if mode == "multi_worker":
         _multi_worker = _current
     if train.steps_per_execution not in ("auto", 1):
-        console.warn(
+        listener.warn(
             f"train.steps_per_execution {train.steps_per_execution} is ignored with "
             f"train.distribute {mode}: one step runs per call, because Keras's multi-step "
             "loop (3.15) fails on a distributed dataset, in `fit` as well"
         )
     if train.batch_size % _current.replicas:
-        console.warn(
+        listener.warn(
             f"train.batch_size {train.batch_size} is not a multiple of the "
             f"{_current.replicas} replicas: each batch is split unevenly and each replica's "
             "mean loss counts equally, so samples are weighted slightly unevenly; use a "

@@ -16,12 +16,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dltrain import console, runs
+from dltrain import runs
 from dltrain.config import ExperimentConfig
 from dltrain.data import stream
 from dltrain.data.cache import Processed
 from dltrain.errors import DivergedError
 from dltrain.training import checkpoint, distribute, stages
+from dltrain.training.events import SILENT, Listener
 from dltrain.training.setup import monitor_of
 
 
@@ -48,6 +49,7 @@ def run(
     stop,
     state: LoopState,
     on_epoch=None,
+    listener: Listener = SILENT,
 ) -> LoopState:
     """Trains from `state` until the last epoch or early stopping; returns the final state.
 
@@ -64,104 +66,137 @@ def run(
             and the seconds its training steps took (validation and checkpoints excluded),
             before the best model and the checkpoint are saved (e.g. a tuning trial
             reporting to its pruner; it may raise to stop). Defaults to None.
+        listener: told of each epoch and step (the CLI renders progress). Defaults to
+            `SILENT`.
 
     Raises:
         DivergedError: a NaN/Inf loss (exit 5); no checkpoint is written from that state.
         KeyboardInterrupt/Terminated: after a signal, once the checkpoint is saved.
     """
-    tc = config.train
-    monitor, mode = monitor_of(config, feed.task)
-    es = tc.early_stopping
-    min_delta = es.min_delta if es else 0.0
-    batch = tc.batch_size
-    steps_per_epoch = stream.steps(data, "train", batch)
-    weighted = feed.weights is not None
-    val_steps = stream.split_steps(data, "val", batch)
-    dist = distribute.current()  # distributed: batches split across replicas
-    val_ds = dist.prepare(
-        stream.dataset(
-            lambda: stream.split_batches(data, "val", batch, feed.eval_batch), feed.specs()
-        )
-    )
-    per_call = int(model.steps_per_execution)
-    model.make_train_function()
-    best_path = run_dir / "checkpoints" / "best.keras"
-
-    def save_state() -> None:
-        checkpoint.save(run_dir, model, asdict(state))
-
-    with console.progress() as progress:
-        task_id = progress.add_task(
-            run_dir.name, total=tc.epochs, completed=state.epoch, metrics=""
-        )
-        stop.fitting = True
-        while state.epoch < tc.epochs and not state.stopped_early:
-            stage = stages.apply(model, config, state.epoch)  # train.fine_tune, else 0
-            if state.step == 0:
-                model.reset_metrics()  # mid-epoch, the restored accumulators carry on
-            epoch, start = state.epoch, state.step
-            batches = dist.iterator(
-                stream.dataset(
-                    lambda e=epoch, s=start: stream.epoch_batches(
-                        data, config.seed, e, s, batch, feed.fit_batch
-                    ),
-                    feed.specs(weighted),
-                )
-            )
-            started = time.perf_counter()
-            while state.step < steps_per_epoch:
-                # one call runs up to `per_call` steps inside TensorFlow (steps_per_execution)
-                done = min(per_call, steps_per_epoch - state.step)
-                logs = model.train_function(batches)
-                loss = float(logs["loss"])
-                if not math.isfinite(loss):
-                    raise _diverged(config, state.epoch + 1, state.step + 1, run_dir, done)
-                state.step += done
-                before = state.global_step
-                state.global_step += done
-                if dist.stopping(stop):  # distributed: all workers stop at the same step
-                    save_state()
-                    stop.check()
-                if (
-                    tc.checkpoint_every
-                    and before // tc.checkpoint_every != state.global_step // tc.checkpoint_every
-                    and state.step < steps_per_epoch
-                ):
-                    save_state()
-            seconds = time.perf_counter() - started
-            row = {"epoch": state.epoch}
-            if stage:
-                row["stage"] = stage
-            row.update({k: float(v) for k, v in model.get_metrics_result().items()})
-            val_logs = dist.evaluate(model, val_ds, val_steps)  # distributed: all replicas
-            row.update({f"val_{k}": float(v) for k, v in val_logs.items()})
-            if not math.isfinite(row["val_loss"]):
-                raise _diverged(config, state.epoch + 1, 0, run_dir)
-            state.history.append(row)
-            _write_history(run_dir / "history.csv", state.history)
-            if on_epoch is not None:
-                on_epoch(state.epoch, row, seconds)
-            current = row[monitor]
-            if state.best is None or (
-                current < state.best - min_delta
-                if mode == "min"
-                else current > state.best + min_delta
-            ):
-                state.best, state.best_epoch, state.wait = current, state.epoch, 0
-                checkpoint.save_model(model, best_path)
-            else:
-                state.wait += 1
-                if es is not None and state.wait >= es.patience:
-                    state.stopped_early = True
-            state.epoch += 1
-            state.step = 0
-            save_state()
-            shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
-            progress.update(task_id, completed=state.epoch, metrics=shown)
-            if dist.stopping(stop):
-                stop.check()
+    loop = _Loop(model, config, data, feed, run_dir, stop, state, on_epoch, listener)
+    listener.epochs(run_dir.name, config.train.epochs, state.epoch)
+    stop.fitting = True
+    try:
+        while state.epoch < config.train.epochs and not state.stopped_early:
+            loop.epoch()
+    finally:
         stop.fitting = False
+        listener.trained()
     return state
+
+
+class _Loop:
+    """The parts of one training run the epochs share (see `run`)."""
+
+    def __init__(self, model, config, data, feed, run_dir, stop, state, on_epoch, listener):
+        self.model, self.config, self.data, self.feed = model, config, data, feed
+        self.run_dir, self.stop, self.state = run_dir, stop, state
+        self.on_epoch, self.listener = on_epoch, listener
+        self.monitor, self.mode = monitor_of(config, feed.task)
+        self.batch = config.train.batch_size
+        self.steps_per_epoch = stream.steps(data, "train", self.batch)
+        self.dist = distribute.current()  # distributed: batches split across replicas
+        self.val_steps = stream.split_steps(data, "val", self.batch)
+        self.val_ds = self.dist.prepare(
+            stream.dataset(
+                lambda: stream.split_batches(data, "val", self.batch, feed.eval_batch),
+                feed.specs(),
+            )
+        )
+        self.per_call = int(model.steps_per_execution)
+        model.make_train_function()
+        self.best_path = run_dir / "checkpoints" / "best.keras"
+
+    def save_state(self) -> None:
+        checkpoint.save(self.run_dir, self.model, asdict(self.state))
+
+    def epoch(self) -> None:
+        """One epoch (or the rest of one): steps, validation, best model, checkpoint."""
+        state = self.state
+        stage = stages.apply(self.model, self.config, state.epoch)  # train.fine_tune, else 0
+        if state.step == 0:
+            self.model.reset_metrics()  # mid-epoch, the restored accumulators carry on
+        batches = self.batches()
+        started = time.perf_counter()
+        self.train_steps(batches)
+        seconds = time.perf_counter() - started
+        row = self.validated(stage)
+        state.history.append(row)
+        _write_history(self.run_dir / "history.csv", state.history)
+        if self.on_epoch is not None:
+            self.on_epoch(state.epoch, row, seconds)
+        self.keep_best(row[self.monitor])
+        state.epoch += 1
+        state.step = 0
+        self.save_state()
+        self.listener.epoch(state.epoch - 1, row, seconds)
+        if self.dist.stopping(self.stop):
+            self.stop.check()
+
+    def batches(self):
+        """The training batches of the current epoch from its current step on."""
+        weighted = self.feed.weights is not None
+        epoch, start = self.state.epoch, self.state.step
+        return self.dist.iterator(
+            stream.dataset(
+                lambda e=epoch, s=start: stream.epoch_batches(
+                    self.data, self.config.seed, e, s, self.batch, self.feed.fit_batch
+                ),
+                self.feed.specs(weighted),
+            )
+        )
+
+    def train_steps(self, batches) -> None:
+        """Runs the epoch's remaining steps, `per_call` at a time (steps_per_execution)."""
+        state, tc = self.state, self.config.train
+        while state.step < self.steps_per_epoch:
+            done = min(self.per_call, self.steps_per_epoch - state.step)
+            logs = self.model.train_function(batches)
+            loss = float(logs["loss"])
+            if not math.isfinite(loss):
+                raise _diverged(self.config, state.epoch + 1, state.step + 1, self.run_dir, done)
+            state.step += done
+            before = state.global_step
+            state.global_step += done
+            if self.dist.stopping(self.stop):  # distributed: all workers stop together
+                self.save_state()
+                self.stop.check()
+            if (
+                tc.checkpoint_every
+                and before // tc.checkpoint_every != state.global_step // tc.checkpoint_every
+                and state.step < self.steps_per_epoch
+            ):
+                self.save_state()
+            self.listener.steps(state.epoch, state.step, self.steps_per_epoch)
+
+    def validated(self, stage: int) -> dict:
+        """The epoch's history row: training metrics, then validation (all replicas)."""
+        row = {"epoch": self.state.epoch}
+        if stage:
+            row["stage"] = stage
+        row.update({k: float(v) for k, v in self.model.get_metrics_result().items()})
+        val_logs = self.dist.evaluate(self.model, self.val_ds, self.val_steps)
+        row.update({f"val_{k}": float(v) for k, v in val_logs.items()})
+        if not math.isfinite(row["val_loss"]):
+            raise _diverged(self.config, self.state.epoch + 1, 0, self.run_dir)
+        return row
+
+    def keep_best(self, current: float) -> None:
+        """Saves best.keras when the monitor improved; counts the epochs since it did."""
+        state, es = self.state, self.config.train.early_stopping
+        min_delta = es.min_delta if es else 0.0
+        improved = state.best is None or (
+            current < state.best - min_delta
+            if self.mode == "min"
+            else current > state.best + min_delta
+        )
+        if improved:
+            state.best, state.best_epoch, state.wait = current, state.epoch, 0
+            checkpoint.save_model(self.model, self.best_path)
+        else:
+            state.wait += 1
+            if es is not None and state.wait >= es.patience:
+                state.stopped_early = True
 
 
 def _diverged(

@@ -18,27 +18,18 @@ split hashes as when the run started, or resuming is refused.
 
 from __future__ import annotations
 
-from dltrain import console, records, runs
+from dltrain import records, runs
 from dltrain.config import load_config
 from dltrain.data.cache import preprocess
 from dltrain.errors import DataError, DivergedError, UsageError
-from dltrain.training import checkpoint, distribute
-from dltrain.training.fit import (
-    TrainResult,
-    complete,
-    finish,
-    fit_model,
-    guarded,
-    sanity_checks,
-    seeded,
-    training_steps,
-    training_task,
-)
+from dltrain.training import checkpoint, distribute, framework
+from dltrain.training.events import SILENT, Listener
+from dltrain.training.guard import guarded, phase
 from dltrain.training.loop import LoopState
-from dltrain.training.setup import feeder, new_model
+from dltrain.training.session import Session, TrainResult
 
 
-def resume(run_id: str) -> TrainResult:
+def resume(run_id: str, listener: Listener = SILENT) -> TrainResult:
     """Continues run `run_id` from wherever it stopped, and completes it.
 
     A damaged checkpoint is skipped with a warning naming it (the previous one is
@@ -48,46 +39,55 @@ def resume(run_id: str) -> TrainResult:
     run_dir = runs.resolve_run(run_id)
     dataset = runs.read_json(run_dir / "dataset.json")
     config = recorded_config(run_dir, dataset)
-    dist = distribute.setup(config.train)  # distributed: before any TF op
+    dist = distribute.setup(config.train, listener)  # distributed: before any TF op
     with distribute.resume_folders(run_dir) as (lock, write_dir):
-        status = runs.read_json(run_dir / "status.json")
-        state_name = status.get("status")
-        if state_name == "completed" and _intact(run_dir):
-            raise UsageError(f"run {run_id} is already completed; there is nothing to resume")
-        if state_name == "diverged":
-            raise DivergedError(
-                f"run {run_id} diverged ({status.get('message', '')}); resuming would repeat it. "
-                "Start a new run with a lower learning rate"
-            )
-        data = preprocess(config)
-        for name in ("train", "val", "test"):
-            if data.manifest["split"][name]["sha256"] != dataset["split"][name]["sha256"]:
-                raise DataError(
-                    f"the {name} split of run {run_id} cannot be rebuilt identically from "
-                    f"{config.data.path} (its content hash differs); the data or "
-                    "dltrain's preprocessing changed, so the run cannot be resumed exactly"
-                )
+        _resumable(run_dir, run_id)
+        listener.phase("preprocess", "preprocessing")
+        session = Session(config, preprocess(config), listener)
+        _same_splits(session, dataset, run_id)
         if lock.stale_pid:
-            console.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")
+            listener.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")
         # distributed: non-chief workers write elsewhere; a lost worker is exit 4
-        with guarded(write_dir) as stop, dist.failures():
-            task = training_task(config, data.manifest)
+        with guarded(write_dir) as stop, dist.failures(), framework.configured(config, listener):
             if dist.is_chief:  # distributed: the run's files are the chief's
                 runs.clean_temporary(run_dir)
-                _repair_preprocessing(run_dir, data)
+                _repair_preprocessing(run_dir, session)
                 runs.run_subdir(run_dir, "checkpoints")
-            seeded(config)
-            feed = feeder(config, data, task)
             # distributed: the chief's suite is the run's; it has no collective operation
-            checks = sanity_checks(run_dir, config, task, data, feed) if dist.is_chief else []
-            runs.set_status(write_dir, "running", phase="training")
-            model, state = _restored(run_dir, config, data, task, feed, dist)
-            fit_model(write_dir, config, data, model, stop, state)
+            checks = session.sanity(run_dir) if dist.is_chief else []
+            phase(write_dir, "training")
+            model, state = _restored(run_dir, session)
+            session.fit(write_dir, model, stop, state)
             if not dist.is_chief:
                 return TrainResult(None, None, {}, [], worker=dist.describe())
-            metrics, checks = finish(run_dir, config, data, checks)
-            complete(run_dir)
+            metrics, checks = session.test(run_dir, checks)
+            session.complete(run_dir)
     return TrainResult(run_id, run_dir, metrics, checks)
+
+
+def _resumable(run_dir, run_id: str) -> None:
+    """Refuses a run that is completed (and intact) or diverged."""
+    status = runs.read_json(run_dir / "status.json")
+    state_name = status.get("status")
+    if state_name == "completed" and _intact(run_dir):
+        raise UsageError(f"run {run_id} is already completed; there is nothing to resume")
+    if state_name == "diverged":
+        raise DivergedError(
+            f"run {run_id} diverged ({status.get('message', '')}); resuming would repeat it. "
+            "Start a new run with a lower learning rate"
+        )
+
+
+def _same_splits(session: Session, dataset: dict, run_id: str) -> None:
+    """The data, re-read, must give the very splits the run started with."""
+    split = session.data.manifest["split"]
+    for name in ("train", "val", "test"):
+        if split[name]["sha256"] != dataset["split"][name]["sha256"]:
+            raise DataError(
+                f"the {name} split of run {run_id} cannot be rebuilt identically from "
+                f"{session.config.data.path} (its content hash differs); the data or "
+                "dltrain's preprocessing changed, so the run cannot be resumed exactly"
+            )
 
 
 def recorded_config(run_dir, dataset: dict):
@@ -100,30 +100,19 @@ def recorded_config(run_dir, dataset: dict):
     return load_config(run_dir / "config.yaml", recorded=recorded)
 
 
-def _restored(run_dir, config, data, task, feed, dist):
+def _restored(run_dir, session: Session):
     """The compiled model and loop state to continue from: the newest intact checkpoint, or
     the freshly seeded model of epoch 1 (what `train` builds) when there is none."""
-    prior = data.sample("train")
-    n_classes = len(data.manifest["classes"])
-    steps = training_steps(config, data)  # the same jit_compile as the run had
-
-    def fresh():
-        seeded(config)
-        with dist.scope():  # distributed: variables mirrored on every replica
-            return dist.built(
-                new_model(config, task, data.transform, prior.y, n_classes, steps), feed
-            )
-
-    model = fresh()
-    _build_state(model, prior, feed)
+    model = session.built_model()
+    _build_state(model, session.train_sample, session.feed)
     restored = checkpoint.load_latest(run_dir, model)
     if restored is None:
-        console.warn("no checkpoint was written yet: training starts from epoch 1")
-        return fresh(), LoopState()
+        session.listener.warn("no checkpoint was written yet: training starts from epoch 1")
+        return session.built_model(), LoopState()
     for warning in restored.skipped:
-        console.warn(warning)
+        session.listener.warn(warning)
     meta = restored.meta
-    console.info(
+    session.listener.info(
         f"Resuming {run_dir.name} from {restored.file.name}: epoch {meta['epoch'] + 1}, "
         f"after step {meta['step']}"
     )
@@ -135,13 +124,13 @@ def _intact(run_dir) -> bool:
     return all(records.is_intact(run_dir, name) for name in records.RECORDED)
 
 
-def _repair_preprocessing(run_dir, data) -> None:
+def _repair_preprocessing(run_dir, session: Session) -> None:
     """Writes preprocessing.json again from the cache when it is missing or damaged (the
     cache's split hashes were just checked, so it is the same fitted preprocessing)."""
     if records.is_intact(run_dir, "preprocessing.json"):
         return
-    console.warn(f"{run_dir / 'preprocessing.json'} was missing or damaged; written again")
-    data.transform.save(run_dir / "preprocessing.json")
+    session.listener.warn(f"{run_dir / 'preprocessing.json'} was missing or damaged; written again")
+    session.data.transform.save(run_dir / "preprocessing.json")
     records.record(run_dir, "preprocessing.json")
 
 

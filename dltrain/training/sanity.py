@@ -24,10 +24,12 @@ from dataclasses import asdict, dataclass
 import keras
 import numpy as np
 
+from dltrain import tasks
 from dltrain.config import ExperimentConfig
 from dltrain.data.pipeline import make_dataset
 from dltrain.errors import SanityError
 from dltrain.evaluation import metrics as M
+from dltrain.evaluation.baselines import fit_baselines, flat_inputs, target_values
 from dltrain.training.setup import new_model
 
 SMALL_BATCH = 32
@@ -144,19 +146,7 @@ class _Fresh:
 def initial_loss(fresh: _Fresh, task, n_classes, train: _Batch) -> Check:
     model = fresh.restart()
     loss = model.evaluate(make_dataset(train.x, train.y, 256), verbose=0, return_dict=True)["loss"]
-    if task in ("regression", "reconstruction"):
-        expected, how = 1.0, "the variance of the standardised target"
-    elif task == "multilabel":
-        p = np.clip(train.y.mean(axis=0), 1e-6, 1 - 1e-6)
-        expected = float(np.mean(-(p * np.log(p) + (1 - p) * np.log(1 - p))))
-        how = "the mean entropy of the training labels"
-    else:
-        prior = np.bincount(train.y.astype("int64"), minlength=n_classes) / len(train.y)
-        expected = float(-(prior[prior > 0] * np.log(prior[prior > 0])).sum())
-        how = (
-            f"the entropy of the training labels (−ln(1/{n_classes}) = "
-            f"{math.log(n_classes):.3f} if the classes were balanced)"
-        )
+    expected, how = tasks.get(task).expected_initial_loss(train.y, n_classes)
     if not math.isfinite(loss):
         verdict, advice = "FAIL", " The loss is not finite: look for extreme values in the data."
     elif abs(loss - expected) <= 0.5 * expected + 0.1:
@@ -247,19 +237,17 @@ def headline_on(task: str, n_classes: int, y, scores) -> float | None:
 
 
 def baseline_references(config, task, train: _Batch, val: _Batch, transform, feed):
-    from dltrain.training.fit import flat_inputs, target_values
-
     checks = []
     metric = M.HEADLINE[task]
     n_classes = len(data_classes(train, task))
-    baselines = M.fit_baselines(
+    baselines = fit_baselines(
         task,
         flat_inputs(train.stored.x, transform),
         target_values(train.stored, task, transform, feed),
         config.seed,
     )
     y_val = target_values(val.stored, task, transform, feed)
-    if task in ("reconstruction",):
+    if tasks.get(task).reconstructs:
         y_val = val.stored.y
     for name, predictor in baselines.items():
         scores = predictor(flat_inputs(val.stored.x, transform), val.stored.x, feed)
@@ -277,7 +265,7 @@ def baseline_references(config, task, train: _Batch, val: _Batch, transform, fee
 
 
 def data_classes(batch: _Batch, task: str) -> list:
-    if task in ("binary", "multiclass"):
+    if tasks.get(task).exclusive:
         return list(range(int(batch.stored.y.max()) + 1))
     return [0, 1]
 

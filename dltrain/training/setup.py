@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from dltrain import tasks
 from dltrain.config import ExperimentConfig
 from dltrain.errors import ConfigError
 from dltrain.models import InputSpec, OutputSpec, build_model
-
-COMPILED_METRICS = {
-    "binary": ("auc", "accuracy"),
-    "multiclass": ("accuracy",),
-    "multilabel": ("auc",),
-    "regression": ("mae", "rmse"),
-    "reconstruction": ("mae",),
-}
-HIGHER_IS_BETTER = {"auc", "accuracy"}
+from dltrain.training import framework
 
 
 def monitor_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
@@ -32,57 +23,19 @@ def monitor_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
 def validation_mode(config: ExperimentConfig, task: str, metric: str, key: str) -> str:
     """ "max" or "min" for a per-epoch validation metric; a ConfigError at `key` when the
     task does not measure it."""
-    available = ["val_loss"] + [f"val_{m}" for m in COMPILED_METRICS[task]]
+    available = ["val_loss"] + [f"val_{m}" for m in tasks.get(task).compiled]
     if metric not in available:
         raise ConfigError(
             f"{key} {metric!r} is not measured for a {task} task; "
             f"use one of {', '.join(available)}",
             where=config.where(key),
         )
-    return "max" if metric.removeprefix("val_") in HIGHER_IS_BETTER else "min"
+    return "max" if metric.removeprefix("val_") in tasks.COMPILED_HIGHER_IS_BETTER else "min"
 
 
 def output_spec(task: str, y_train: np.ndarray | None, n_classes: int) -> OutputSpec:
     """Output layer for the task, its bias set to the training priors (Karpathy: init well)."""
-    if task in ("regression", "reconstruction"):
-        return OutputSpec(task, 1, (0.0,))
-    if task == "multilabel":
-        share = (y_train.sum(axis=0) + 1.0) / (len(y_train) + 2.0)
-        return OutputSpec(
-            task, y_train.shape[1], tuple(float(v) for v in np.log(share / (1 - share)))
-        )
-    counts = np.bincount(y_train.astype("int64"), minlength=n_classes) + 1.0
-    prior = counts / counts.sum()
-    if task == "binary":
-        return OutputSpec(task, 1, (float(math.log(prior[1] / prior[0])),))
-    return OutputSpec(task, n_classes, tuple(float(v) for v in np.log(prior)))
-
-
-def loss_of(task: str) -> str:
-    return {
-        "binary": "binary_crossentropy",
-        "multilabel": "binary_crossentropy",
-        "multiclass": "sparse_categorical_crossentropy",
-        "regression": "mean_squared_error",
-        "reconstruction": "mean_squared_error",
-    }[task]
-
-
-def keras_metrics(task: str) -> list:
-    import keras
-
-    if task == "binary":
-        return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
-    if task == "multilabel":
-        return [keras.metrics.AUC(name="auc", multi_label=True)]
-    if task == "multiclass":
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if task == "reconstruction":
-        return [keras.metrics.MeanAbsoluteError(name="mae")]
-    return [
-        keras.metrics.MeanAbsoluteError(name="mae"),
-        keras.metrics.RootMeanSquaredError(name="rmse"),
-    ]
+    return tasks.get(task).output_spec(y_train, n_classes)
 
 
 def optimizer(config: ExperimentConfig):
@@ -100,7 +53,7 @@ def optimizer(config: ExperimentConfig):
 
 def class_weights(config: ExperimentConfig, task: str, y: np.ndarray, n_classes: int):
     """`balanced`: weights inversely proportional to class frequency in the training split."""
-    if config.train.class_weight != "balanced" or task == "regression":
+    if config.train.class_weight != "balanced" or not tasks.get(task).exclusive:
         return None
     from sklearn.utils.class_weight import compute_class_weight
 
@@ -134,7 +87,6 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
 
     kind = config.data.kind
     spec = input_spec(transform, kind)
-    keras.mixed_precision.set_global_policy(precision_policy(config))
     core = build_model(config.model, spec, output_spec(task, y_train, n_classes))
     if kind in ("images", "signals", "volumes"):
         from dltrain.training.augment import layers_for
@@ -156,11 +108,11 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
     else:
         model = core
     jit = jit_compile(config, steps)
-    with _xla_past_keras_check(jit is True):
+    with framework.xla_past_keras_check(jit is True):
         model.compile(
             optimizer=optimizer(config),
-            loss=loss_of(task),
-            metrics=keras_metrics(task),
+            loss=tasks.get(task).loss,
+            metrics=tasks.get(task).keras_metrics(),
             jit_compile=jit,
             steps_per_execution=steps_per_execution(config),
         )
@@ -182,12 +134,6 @@ XLA_MIN_STEPS = 2000
 STEPS_PER_EXECUTION = 16
 
 
-def on_gpu() -> bool:
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 def jit_compile(config: ExperimentConfig, steps: int | None = None):
     """`train.jit_compile`, with "auto" resolved per architecture on a CPU.
 
@@ -198,7 +144,7 @@ def jit_compile(config: ExperimentConfig, steps: int | None = None):
             `XLA_MIN_STEPS` steps, so a shorter run (and the sanity suite) runs without.
     """
     chosen = config.train.jit_compile
-    if chosen is True and config.train.deterministic and on_gpu():
+    if chosen is True and config.train.deterministic and framework.on_gpu():
         raise ConfigError(
             "train.jit_compile: true cannot work with train.deterministic: true on a GPU "
             "(Keras turns XLA off under op determinism, and XLA's GPU kernels are not "
@@ -208,7 +154,7 @@ def jit_compile(config: ExperimentConfig, steps: int | None = None):
         )
     if chosen != "auto":
         return chosen
-    if on_gpu():
+    if framework.on_gpu():
         # Keras decides (XLA where the model supports it; none under op determinism)
         return "auto"
     # On a CPU also under op determinism: XLA's CPU code reruns and resumes bit-identically
@@ -219,53 +165,9 @@ def jit_compile(config: ExperimentConfig, steps: int | None = None):
     return JIT_ON_CPU.get(config.model.architecture, False) and long_enough and alone
 
 
-@contextlib.contextmanager
-def _xla_past_keras_check(needed: bool):
-    """Lets Keras accept `jit_compile=True` under op determinism, for the compile call only.
-
-    Keras's `model_supports_jit` refuses XLA whenever TensorFlow's op-determinism flag is
-    set ("not all ops are supported by XLA with determinism enabled", a GPU concern), and
-    checks it only in `compile`. The flag is off for that call and on again before any op
-    runs; the architectures "auto" compiles with XLA on a CPU (lstm, gru) were verified to
-    train bit-identically with it.
-    """
-    from tensorflow.python.framework import config as tf_config
-
-    if not (needed and tf_config.is_op_determinism_enabled()):
-        yield
-        return
-    tf_config.disable_op_determinism()
-    try:
-        yield
-    finally:
-        tf_config.enable_op_determinism()
-
-
 def steps_per_execution(config: ExperimentConfig) -> int:
     chosen = config.train.steps_per_execution
     return STEPS_PER_EXECUTION if chosen == "auto" else chosen
-
-
-_warned_precision = False
-
-
-def precision_policy(config: ExperimentConfig) -> str:
-    """ "mixed_float16" when asked for and a GPU is present; float32 otherwise (warned)."""
-    if not config.train.mixed_precision:
-        return "float32"
-    if on_gpu():
-        return "mixed_float16"
-    global _warned_precision
-    if _warned_precision:
-        return "float32"
-    _warned_precision = True
-    from dltrain import console
-
-    console.warn(
-        "train.mixed_precision is true but there is no GPU: float16 arithmetic on a CPU is "
-        "slower, not faster, so training stays in float32"
-    )
-    return "float32"
 
 
 @dataclass(frozen=True)
@@ -293,7 +195,7 @@ class Feeder:
         return x, self._y(x, y)
 
     def _y(self, x, y):
-        if self.task == "reconstruction":
+        if tasks.get(self.task).reconstructs:
             return ((x - self.mean) / self.std).astype("float32") if self.mean is not None else x
         return y.astype(self.y_dtype)
 
@@ -307,16 +209,11 @@ def feeder(config: ExperimentConfig, data, task: str, weights: dict | None = Non
     kind = config.data.kind
     spec = input_spec(transform, kind)
     x_shape, x_dtype = tuple(spec.shape), spec.dtype
+    the_task = tasks.get(task)
+    n_classes = len(data.manifest["classes"])
     mean = std = None
-    if task == "reconstruction":
-        y_shape, y_dtype = x_shape, "float32"
-        if kind != "tabular":
-            mean = np.asarray(transform.channel_mean, dtype="float32")
-            std = np.sqrt(np.asarray(transform.channel_var, dtype="float32"))
-    elif task == "multilabel":
-        y_shape, y_dtype = (len(data.manifest["classes"]),), "float32"
-    elif task == "regression":
-        y_shape, y_dtype = (), "float32"
-    else:
-        y_shape, y_dtype = (), "int32"
-    return Feeder(task, kind, x_shape, x_dtype, y_shape, y_dtype, weights, mean, std)
+    if the_task.reconstructs and kind != "tabular":
+        mean = np.asarray(transform.channel_mean, dtype="float32")
+        std = np.sqrt(np.asarray(transform.channel_var, dtype="float32"))
+    y_shape = the_task.y_shape(x_shape, n_classes)
+    return Feeder(task, kind, x_shape, x_dtype, y_shape, the_task.y_dtype, weights, mean, std)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dltrain import runs
+from dltrain import records, runs
 from dltrain.config import ExperimentConfig
 from dltrain.errors import ConfigError, DataError, DivergedError, DltrainError, RunError
 from dltrain.tuning.process import release_trial_memory
@@ -87,7 +87,7 @@ def run_trial(trial, spec: StudySpec) -> Outcome:
         try:
             values.append(_train_fold(trial, spec, plan, data, index, run_dir, link))
         except optuna.TrialPruned as exc:
-            runs.set_status(run_dir, "pruned", message=str(exc))
+            records.set_status(run_dir, "pruned", message=str(exc))
             runs.write_json(run_dir / "study.json", {**link, "state": "PRUNED"})
             return Outcome("PRUNED", reason=str(exc))
         except TRIAL_FAILURES as exc:
@@ -128,10 +128,9 @@ def _link(trial, spec: StudySpec, plan: _Plan, index: int) -> dict[str, Any]:
 def _train_fold(trial, spec: StudySpec, plan: _Plan, data, index: int, run_dir: Path, link):
     """Trains one fold in its run folder; returns its value (raises `TrialPruned`)."""
     on_epoch = _pruning(trial, plan.metric, index * plan.config.train.epochs)
-    with runs.RunLock(run_dir):
-        value = _train_trial(run_dir, plan.config, data, spec.argv, on_epoch, plan.metric)
-        runs.write_json(run_dir / "study.json", {**link, "value": value})
-        runs.set_status(run_dir, "completed", study=spec.name, trial=trial.number)
+    value = _train_trial(run_dir, plan.config, data, spec.argv, on_epoch, plan.metric)
+    runs.write_json(run_dir / "study.json", {**link, "value": value})
+    records.set_status(run_dir, "completed", study=spec.name, trial=trial.number)
     return value
 
 
@@ -185,7 +184,7 @@ def interrupt_runs(trial) -> None:
             run_dir = runs.runs_root() / runs.validate_run_id(run_id)
             status = runs.read_json(run_dir / "status.json")
             if status.get("status") == "running":
-                runs.set_status(run_dir, "interrupted", message="its tune worker stopped")
+                records.set_status(run_dir, "interrupted", message="its tune worker stopped")
         except (DltrainError, OSError, ValueError):
             continue
 
@@ -195,7 +194,7 @@ def interrupt_runs(trial) -> None:
 
 def task_of(config: ExperimentConfig, manifest: dict) -> str:
     """What the model learns: the data's task, or reconstruction for an autoencoder."""
-    from dltrain.training.fit import training_task
+    from dltrain.training.session import training_task
 
     return training_task(config, manifest)
 
@@ -215,17 +214,16 @@ def objective_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
 
 
 def _train_trial(run_dir: Path, config: ExperimentConfig, data, argv, on_epoch, metric) -> float:
-    """Trains in `run_dir` (validation only: the test split stays unseen); returns the
-    `metric` at the epoch the run keeps. status.json records how training ended."""
-    from dltrain.training import fit
+    """Trains in the (locked) run folder, validation only: the test split stays unseen;
+    returns the `metric` at the epoch the run keeps. status.json records how it ended."""
+    from dltrain.training import session
 
-    with fit.guarded(run_dir) as stop:
-        state, _ = fit._train_in(run_dir, config, data, argv, stop, on_epoch=on_epoch, test=False)
-        return float(state.history[state.best_epoch][metric])
+    state = session.trial(config, data, run_dir, argv, on_epoch)
+    return float(state.history[state.best_epoch][metric])
 
 
 def train_final(config: ExperimentConfig, argv: list[str]):
     """A normal `dltrain train` run of `config`: train, validate, test once."""
-    from dltrain.training.fit import train
+    from dltrain.training.session import train
 
     return train(config, argv)

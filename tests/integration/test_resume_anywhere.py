@@ -169,10 +169,10 @@ def test_stopped_before_the_first_checkpoint(reference, experiment, workdir, cli
 
 
 def test_stopped_while_scoring_the_test_split(reference, experiment, workdir, cli, monkeypatch):
-    from dltrain.training import fit
+    from dltrain.evaluation import final
 
     with monkeypatch.context() as m:
-        _stop_on_call(m, fit, "score_split", after=1)  # validation scored, then test
+        _stop_on_call(m, final, "score_split", after=1)  # validation scored, then test
         result = cli("train", experiment, *SETTINGS)
     run = workdir / "runs" / "demo-1"
     _stopped(result, "testing", run)

@@ -248,12 +248,12 @@ def test_runs_of_unknown_study(workdir, cli):
 
 def test_interrupted_trial_is_failed_and_replaced(experiment, workdir, cli, monkeypatch):
     """Ctrl-C during a trial: exit 130, the trial FAIL with the reason, a ticket replaces it."""
-    from dltrain.training import fit
+    from dltrain.training import session
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fit, "_train_in", interrupted)
+    monkeypatch.setattr(session, "_train_in", interrupted)
     result = cli("tune", experiment, "--set", "tune.final=none")
     assert result.exit_code == 130, result.output
     assert "stopped by Ctrl-C during trial 0" in result.output

@@ -129,7 +129,9 @@ def test_baselines_majority_and_logistic():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(80, 3))
     y = (x[:, 0] > 0).astype(int)
-    fitted = M.fit_baselines("binary", x, y, seed=0)
+    from dltrain.evaluation.baselines import fit_baselines
+
+    fitted = fit_baselines("binary", x, y, seed=0)
     assert set(fitted) == {"majority", "logistic"}
     out = {name: predict(x, x, None) for name, predict in fitted.items()}
     assert np.allclose(out["majority"], y.mean())
@@ -156,3 +158,34 @@ def test_reconstruction_and_multilabel_metrics_match_sklearn():
     )
     assert ours["roc_auc"][0] == pytest.approx(skm.roc_auc_score(y, s, average="macro"))
     assert ours["f1"][0] == pytest.approx(skm.f1_score(y, s >= 0.5, average="macro"))
+
+
+def _any_task_data(task, n=160, seed=3):
+    """Truth and scores of `task`, with both classes of each label present."""
+    rng = np.random.default_rng(seed)
+    if task == "multilabel":
+        y = rng.integers(0, 2, (n, 3))
+        return y, np.clip(0.4 * y + 0.6 * rng.random((n, 3)), 0, 1), 3
+    if task == "reconstruction":
+        errors = rng.random(n)
+        return (errors + 0.3 * rng.random(n) > 0.7).astype(int), errors, 0
+    y, s = _data(task, n, seed)
+    return y, s, 3 if task == "multiclass" else 2
+
+
+@pytest.mark.parametrize("task", list(M.TABLES))
+def test_every_metric_point_and_bootstrap_forms_agree(task):
+    """The registry's two forms of each metric: the bootstrap form on a resample equals
+    the scikit-learn point form with the resample's draw counts as sample weights."""
+    y, s, n_classes = _any_task_data(task)
+    weights = M.bootstrap_weights(len(y), 3, seed=4)
+    table = M.TABLES[task]
+    assert sorted(table) == sorted(M.default_metrics(task))
+    resampled = M.weighted_metrics(task, y, s, weights, list(table), n_classes, 0.5)
+    for name, metric in table.items():
+        for b in range(len(weights)):
+            expected = metric.point(y, s, 0.5, n_classes, weights[b])
+            assert resampled[name][b] == pytest.approx(expected, abs=1e-9), (name, b)
+        assert metric.point(y, s, 0.5, n_classes) == pytest.approx(
+            metric.point(y, s, 0.5, n_classes, np.ones(len(y))), abs=1e-12
+        ), name

@@ -3,13 +3,16 @@ data kinds, `check_kind` explains a mismatch, and every config refuses bad value
 
 from __future__ import annotations
 
+import importlib
+from typing import ClassVar, Literal
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from dltrain.config.base import union_tags
-from dltrain.config.models import ModelConfig
+from dltrain.config.base import Section, tagged_union, union_tags
+from dltrain.config.models import MLPConfig, ModelConfig
 from dltrain.errors import ConfigError
-from dltrain.models import ARCHITECTURES, DATA_KINDS, check_kind
+from dltrain.models import ARCHITECTURES, DATA_KINDS, architectures, check_kind
 from dltrain.models.registry import Registry
 
 
@@ -21,6 +24,56 @@ def test_registry_config_classes_are_the_schema_members():
     for name in ARCHITECTURES.names():
         entry = ARCHITECTURES.get(name)
         assert entry.config_class.model_fields["architecture"].default == name
+
+
+def test_every_builder_is_the_build_function_of_the_module_named_after_the_tag():
+    for name in ARCHITECTURES.names():
+        module = importlib.import_module(f"dltrain.models.{name}")
+        assert ARCHITECTURES.get(name).builder is module.build, name
+
+
+class _NoBuilderConfig(Section):
+    kinds: ClassVar[tuple[str, ...]] = ("tabular",)
+    architecture: Literal["nosuch"] = "nosuch"
+
+
+class _SecondMLPConfig(Section):
+    kinds: ClassVar[tuple[str, ...]] = ("tabular",)
+    architecture: Literal["mlp"] = "mlp"
+
+
+def test_registry_is_derived_from_the_union_in_its_order():
+    union = tagged_union("architecture", _SecondMLPConfig, default="mlp")
+    registry = architectures(union)
+    assert registry.names() == ["mlp"]
+    assert registry.get("mlp").config_class is _SecondMLPConfig
+    assert registry.get("mlp").kinds == ("tabular",)
+
+
+def test_a_config_class_without_a_builder_module_is_refused_by_name():
+    union = tagged_union("architecture", MLPConfig, _NoBuilderConfig, default="mlp")
+    with pytest.raises(ImportError) as info:
+        architectures(union)
+    assert str(info.value) == (
+        "architecture 'nosuch' (_NoBuilderConfig) has no builder: write "
+        "dltrain/models/nosuch.py with build(config, inputs, outputs)"
+    )
+
+
+def test_a_tag_twice_in_the_union_is_refused():
+    union = tagged_union("architecture", MLPConfig, _SecondMLPConfig, default="mlp")
+    with pytest.raises(ValueError, match="architecture 'mlp' is already registered"):
+        architectures(union)
+
+
+def test_add_keeps_any_object_in_order_and_refuses_duplicates():
+    reg = Registry("thing")
+    reg.add("b", 2)
+    reg.add("a", 1)
+    assert reg.get("a") == 1 and reg.items() == [2, 1] and reg.names() == ["a", "b"]
+    assert reg.supporting("images") == []
+    with pytest.raises(ValueError, match="thing 'a' is already registered"):
+        reg.add("a", 3)
 
 
 def test_duplicates_are_refused():

@@ -11,7 +11,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from dltrain import runs
+from dltrain import records, runs
 from dltrain.cli import app
 from dltrain.errors import RunError, UsageError
 from tests.conftest import REPO
@@ -77,9 +77,9 @@ def test_lock_refuses_a_live_owner_and_recovers_a_stale_one(tmp_path):
 
 
 def test_status_keeps_start_time(tmp_path):
-    runs.set_status(tmp_path, "running", pid=1)
+    records.set_status(tmp_path, "running", pid=1)
     started = json.loads((tmp_path / "status.json").read_text())["started"]
-    runs.set_status(tmp_path, "completed")
+    records.set_status(tmp_path, "completed")
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "completed" and status["started"] == started
 
@@ -180,7 +180,7 @@ def test_a_new_run_that_never_starts_is_removed(workdir):
     assert not run_dir.exists()
     _, started = runs.create_run("exp")
     with runs.RunLock(started, new=True):
-        runs.set_status(started, "running")
+        records.set_status(started, "running")
     assert [p.name for p in started.iterdir()] == ["status.json"]
 
 
@@ -195,13 +195,13 @@ def test_full_disk_in_an_atomic_write_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_completed_drops_the_message_of_an_earlier_attempt(tmp_path):
-    runs.set_status(tmp_path, "running", pid=1)
-    runs.set_status(tmp_path, "interrupted", message="stopped by Ctrl-C")
+    records.set_status(tmp_path, "running", pid=1)
+    records.set_status(tmp_path, "interrupted", message="stopped by Ctrl-C")
     started = json.loads((tmp_path / "status.json").read_text())["started"]
-    runs.set_status(tmp_path, "running", pid=2)
+    records.set_status(tmp_path, "running", pid=2)
     assert "message" not in json.loads((tmp_path / "status.json").read_text())
-    runs.set_status(tmp_path, "failed", message="disk full")
-    runs.set_status(tmp_path, "completed")
+    records.set_status(tmp_path, "failed", message="disk full")
+    records.set_status(tmp_path, "completed")
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "completed" and status["started"] == started
     assert "message" not in status

@@ -1,0 +1,138 @@
+"""What an export folder says about itself: export.json and README.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+
+from dltrain import tasks
+from dltrain.evaluation.export.check import Agreement
+from dltrain.evaluation.export.formats import ExportFormat
+
+
+def describe(run, fmt: ExportFormat, model, check: Agreement) -> dict:
+    """export.json: what goes in, what comes out, and how well the export agrees."""
+    t = run.transform
+    kind = run.config.data.kind
+    task = run.task
+    standardised = tasks.get(task).standardised
+    spec = model.inputs[0]
+    classes = run.metrics.get("classes", [])
+    return {
+        "format": fmt.name,
+        "file": fmt.artifact,
+        "run": run.id,
+        "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "kind": kind,
+        "task": task,
+        "input": {
+            "name": fmt.input_name(model),
+            "shape": [None, *spec.shape[1:]],
+            "dtype": "int32" if "int" in str(spec.dtype) else "float32",
+        },
+        "inside_model": INSIDE[kind][:-1]
+        + (
+            [
+                "pretrained input adaptation: grayscale to RGB, resizing up to "
+                f"{run.config.model.min_size} pixels, mapping to the backbone's ImageNet range"
+            ]
+            if run.config.model.architecture == "pretrained"
+            else []
+        )
+        + INSIDE[kind][-1:],
+        "sidecar": {"file": "preprocessing.json", "before_the_model": sidecar_steps(run)},
+        "output": output_meaning(task, classes, run.metrics.get("positive_class")),
+        "classes": classes,
+        "positive_class": run.metrics.get("positive_class"),
+        "threshold": run.metrics.get("threshold"),
+        "target_mean": getattr(t, "target_mean", None) if standardised else None,
+        "target_std": getattr(t, "target_std", None) if standardised else None,
+        "check": {
+            **asdict(check),
+            "against": "the run's model.keras (Keras, training=False)",
+        },
+        "serving": fmt.serving,
+    }
+
+
+INSIDE = {
+    "tabular": ["the network"],
+    "images": ["per-channel normalisation (train mean and variance)", "the network"],
+    "signals": ["per-channel normalisation (train mean and variance)", "the network"],
+    "volumes": ["per-channel normalisation (train mean and variance)", "the network"],
+    "text": ["token embedding (padding id 0 masked)", "the network"],
+}
+
+
+def sidecar_steps(run) -> list[str]:
+    """What a caller must do to raw data before the model, as `dltrain predict` does it."""
+    t = run.transform
+    kind = run.config.data.kind
+    if kind == "tabular":
+        return [
+            "read the table; numeric columns: fill missing values with the stored fill values "
+            "(+ a 0/1 missing indicator where stored), then standardise with the stored "
+            "mean and scale; categorical columns: one-hot over the stored categories "
+            "(unseen: all zeros)",
+            f"order the {len(t.feature_names)} features as 'feature_names' in preprocessing.json",
+            "dltrain.data.transforms.TabularTransform.load('preprocessing.json').features(frame, "
+            "path) does exactly this",
+        ]
+    if kind == "images":
+        h, w, c = t.shape
+        return [
+            f"decode PNG/JPEG, apply EXIF orientation, convert to "
+            f"{'RGB' if c == 3 else 'grayscale'}, resize bilinearly to {h}x{w} "
+            "(aspect ratio not kept)",
+            f"float32 pixel values 0..255, shape (batch, {h}, {w}, {c})",
+            "dltrain.data.readers.images.pixels(file, size, rgb) does exactly this",
+        ]
+    if kind == "signals":
+        length, channels = t.shape
+        return [
+            f"series of shape (batch, {length}, {channels}), float32",
+            f"bring each series to {length} samples as in training "
+            f"({t.info.get('fit', 'pad')}: pad = zero-pad or cut the end, crop = cut the end, "
+            "resample = linear interpolation)",
+        ]
+    if kind == "volumes":
+        return [f"volumes of shape (batch, {', '.join(map(str, t.shape))}), float32, unresized"]
+    return [
+        f"token ids (int32) of length {t.max_length}: keras.layers.TextVectorization("
+        f"vocabulary=preprocessing.json's 'vocabulary', output_sequence_length={t.max_length}, "
+        f"ngrams={t.ngrams if t.ngrams > 1 else None}); 0 = padding, 1 = unknown word",
+        "dltrain.data.arrays.vectorize(ArrayTransform, texts) does exactly this",
+    ]
+
+
+def output_meaning(task: str, classes: list[str], positive: str | None) -> str:
+    return tasks.get(task).output_meaning(classes, positive)
+
+
+def readme(m: dict) -> str:
+    lines = [
+        f"# Run {m['run']} exported as {m['format']}",
+        "",
+        f"Model file: `{m['file']}`. Load it with: `{m['serving']}`.",
+        "",
+        f"Input `{m['input']['name']}`: shape {m['input']['shape']}, {m['input']['dtype']}.",
+        "",
+        "Inside the model: " + "; ".join(m["inside_model"]) + ".",
+        "",
+        "Before the model (sidecar `preprocessing.json`, the run's fitted preprocessing):",
+        *(f"- {step}" for step in m["sidecar"]["before_the_model"]),
+        "",
+        f"Output: {m['output']}.",
+    ]
+    if m["classes"]:
+        lines.append(f"Classes: {', '.join(m['classes'])}.")
+    if m["threshold"] is not None:
+        lines.append(f"Frozen threshold: {m['threshold']!r}.")
+    c = m["check"]
+    lines += [
+        "",
+        f"Checked against the run's Keras model on {c['samples']} input(s) ({c['inputs']}): "
+        f"largest absolute difference {c['max_abs_diff']:.3g} (allowed {c['tolerance']:g}).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,263 @@
+"""A training session: an experiment's task, data, monitor, metrics, feeder and model,
+resolved once; `train`, `resume`, `check` and a tuning trial are operations on it.
+
+    config ─preprocess─▶ Session(config, data) ─▶ sanity ─▶ loop ─▶ test once ─▶ report
+                                                          (checkpoints) (evaluation.final)
+
+Everything a run needs to know about itself is decided here, once, and asked of the
+session afterwards: the task (`dltrain.tasks`), which validation metric picks the best
+epoch, which metrics are reported, how stored batches become the model's inputs and
+targets, and how a fresh seeded model is built. Framework state (seeds, op determinism,
+precision) is set for the length of an operation by `framework.configured`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from dltrain import records, runs, tasks
+from dltrain.config import ExperimentConfig
+from dltrain.data.cache import Processed, preprocess
+from dltrain.errors import ConfigError, DivergedError, DltrainError
+from dltrain.evaluation import final
+from dltrain.evaluation.predict import load_model
+from dltrain.evaluation.scoring import metric_names
+from dltrain.training import checkpoint, distribute, framework, loop, runfiles
+from dltrain.training.events import SILENT, Listener
+from dltrain.training.guard import guarded, phase
+from dltrain.training.loop import LoopState
+from dltrain.training.setup import class_weights, feeder, monitor_of, new_model
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str | None
+    run_dir: Path | None
+    metrics: dict
+    sanity: list
+    worker: str | None = None  # distributed: a non-chief worker, which writes no run
+
+
+def training_task(config: ExperimentConfig, manifest: dict) -> str:
+    """What the model learns: the data's task, or reconstruction for an autoencoder."""
+    if config.model.architecture == "autoencoder":
+        return tasks.Reconstruction.name
+    if tasks.get(manifest["task"]).reconstructs:
+        raise ConfigError(
+            "data.target is null, so there is nothing to predict: only architecture "
+            "'autoencoder' learns without labels; set data.target or use the autoencoder",
+            where=config.where("data.target") or config.where("model.architecture"),
+        )
+    return manifest["task"]
+
+
+class Session:
+    """One experiment on one processed dataset.
+
+    Creating it checks what can be wrong before any run exists (the task, the monitor,
+    the reported metrics): a `ConfigError` then leaves nothing behind.
+
+    Args:
+        config: the validated experiment.
+        data: its processed dataset.
+        listener: told of phases, epochs and warnings. Defaults to `SILENT`.
+    """
+
+    def __init__(self, config: ExperimentConfig, data: Processed, listener: Listener = SILENT):
+        self.config, self.data, self.listener = config, data, listener
+        self.task_name = training_task(config, data.manifest)
+        self.task = tasks.get(self.task_name)
+        self.monitor, self.mode = monitor_of(config, self.task_name)
+        self.metric_names = metric_names(config, self.task_name)
+        self.n_classes = len(data.manifest["classes"])
+
+    @cached_property
+    def feed(self):
+        """Stored (x, y) → the model's (inputs, targets), without class weights."""
+        return feeder(self.config, self.data, self.task_name)
+
+    @cached_property
+    def train_sample(self):
+        """A random sample of the training split (priors, baselines, sanity suite)."""
+        return self.data.sample("train")
+
+    @cached_property
+    def steps(self) -> int:
+        """The training steps of a full run (early stopping aside): it decides XLA."""
+        from dltrain.data import stream
+
+        return self.config.train.epochs * stream.steps(
+            self.data, "train", self.config.train.batch_size
+        )
+
+    def model(self, steps: int | None = -1):
+        """A freshly initialised, compiled model (seeded by the caller); `steps` None builds
+        for a long run, -1 for this run's own length."""
+        steps = self.steps if steps == -1 else steps
+        return new_model(
+            self.config,
+            self.task_name,
+            self.data.transform,
+            self.train_sample.y,
+            self.n_classes,
+            steps,
+        )
+
+    def built_model(self):
+        """The run's model, seeded, built inside the distribution strategy's scope."""
+        framework.seeded(self.config)
+        dist = distribute.current()
+        with dist.scope():  # distributed: variables mirrored on every replica
+            return dist.built(self.model(), self.feed)
+
+    def sanity(self, run_dir: Path | None = None) -> list:
+        """The sanity suite: the run's recorded one (resuming), or run now (and recorded).
+
+        Raises:
+            SanityError: a check failed (now, or when the run started: resuming repeats it).
+        """
+        from dltrain.training import sanity
+
+        if not self.config.train.sanity:
+            return []
+        checks = sanity.recorded(run_dir) if run_dir is not None else None
+        if checks is None:
+            if run_dir is not None:
+                phase(run_dir, "sanity")
+            self.listener.phase("sanity", "sanity suite")
+            checks = sanity.run_suite(
+                self.config, self.task_name, self.n_classes, self.data, self.feed
+            )
+            if run_dir is not None:
+                runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
+        sanity.raise_on_failure(checks)
+        return checks
+
+    def fit(self, run_dir: Path, model, stop, state: LoopState, on_epoch=None) -> LoopState:
+        """Runs the resumable loop from `state`, then keeps the best validation epoch as
+        model.keras (its checksum recorded)."""
+        weights = None
+        if self.task.exclusive:
+            counts = self.data.manifest["split"]["train"]["class_counts"]
+            labels = np.repeat(np.arange(len(counts)), list(counts.values()))
+            weights = class_weights(self.config, self.task_name, labels, len(counts))
+        feed = feeder(self.config, self.data, self.task_name, weights)
+        self.listener.phase("train", "training")
+        state = loop.run(
+            model, self.config, self.data, feed, run_dir, stop, state, on_epoch, self.listener
+        )
+        if not distribute.current().is_chief:  # distributed: the chief keeps the model
+            return state
+        best_path = run_dir / "checkpoints" / "best.keras"
+        if state.best is None or not best_path.exists():
+            raise DivergedError(f"no epoch produced a finite {self.monitor}; nothing to keep")
+        phase(run_dir, "testing")
+        checkpoint.save_model(load_model(best_path), run_dir / "model.keras")
+        records.record(run_dir, "model.keras")
+        return state
+
+    def test(self, run_dir: Path, checks: list) -> tuple[dict, list]:
+        """The one look at test, then the sanity suite's verdict against the baselines."""
+        from dltrain.training import sanity
+
+        self.listener.phase("test", "scoring the test split")
+        results = final.test_once(run_dir, self)
+        if checks:
+            headline = results["val"].get(self.task.headline, {}).get("value")
+            checks = [c for c in checks if c.name != "beats_baselines"]  # a resumed run's
+            checks.append(sanity.beats_baselines(self.task_name, headline, checks))
+            runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
+        return results, checks
+
+    def complete(self, run_dir: Path) -> None:
+        """Builds the plots and report.html, then marks the run completed: a run is
+        declared completed only once everything it promises is written."""
+        from dltrain.evaluation.report import write_report
+
+        phase(run_dir, "report")
+        self.listener.phase("report", "plots and report")
+        write_report(run_dir)
+        records.set_status(run_dir, "completed", phase="done")
+
+
+def train(config: ExperimentConfig, argv: list[str], listener: Listener = SILENT) -> TrainResult:
+    """Runs the whole training workflow and writes the run folder (DESIGN §4).
+
+    Args:
+        config: the validated experiment.
+        argv: the command line, stored in command.txt.
+        listener: told of phases, epochs and warnings. Defaults to `SILENT`.
+
+    Returns:
+        The run id, its folder and its metrics.
+    """
+    dist = distribute.setup(config.train, listener)  # distributed: before any TF op
+    listener.phase("preprocess", "preprocessing")
+    session = Session(config, preprocess(config), listener)  # config errors: no run yet
+    _check_init_from(config)
+    with distribute.run_folder(config.name) as (run_id, run_dir):  # non-chief: a temp dir
+        with runs.RunLock(run_dir, new=True), guarded(run_dir) as stop, dist.failures():
+            with framework.configured(config, listener):
+                metrics, checks = _train_in(session, run_dir, argv, stop)
+                if dist.is_chief:
+                    session.complete(run_dir)
+    if not dist.is_chief:
+        return TrainResult(None, None, {}, checks, worker=dist.describe())
+    return TrainResult(run_id, run_dir, metrics, checks)
+
+
+def _check_init_from(config: ExperimentConfig) -> None:
+    """An unknown `train.init_from` run is refused before a run exists."""
+    if config.train.init_from is None:
+        return
+    try:
+        runs.resolve_run(config.train.init_from.run)
+    except DltrainError as exc:
+        raise ConfigError(
+            f"train.init_from: {exc.message}", where=config.where("train.init_from")
+        ) from None
+
+
+def _train_in(session: Session, run_dir: Path, argv: list[str], stop, on_epoch=None, test=True):
+    """Sets the run up, checks, trains and (unless `test` is False) tests once."""
+    runfiles.write_setup(run_dir, session, argv)
+    checks = session.sanity(run_dir)
+    phase(run_dir, "training")
+    model = session.built_model()  # the same with or without the sanity suite before it
+    if session.config.train.init_from is not None:
+        from dltrain.training import transfer
+
+        transfer.init_from(model, session.config, run_dir)
+    state = session.fit(run_dir, model, stop, LoopState(), on_epoch)
+    if not distribute.current().is_chief:  # distributed: only the chief tests and reports
+        return {}, checks
+    if not test:  # a tuning trial: validation only, the test split stays unseen
+        return state, checks
+    return session.test(run_dir, checks)
+
+
+def trial(
+    config: ExperimentConfig, data: Processed, run_dir: Path, argv: list[str], on_epoch
+) -> LoopState:
+    """A tuning trial: one run trained and validated, its test split never scored.
+
+    The run folder must exist; it is locked, and its status records how the trial ended.
+    """
+    session = Session(config, data)
+    with runs.RunLock(run_dir), guarded(run_dir) as stop, framework.configured(config):
+        state, _ = _train_in(session, run_dir, argv, stop, on_epoch, test=False)
+    return state
+
+
+@contextlib.contextmanager
+def checking(config: ExperimentConfig, listener: Listener = SILENT):
+    """A session for `dltrain check` (preprocessed, framework state set); trains nothing."""
+    listener.phase("preprocess", "preprocessing")
+    session = Session(config, preprocess(config), listener)
+    with framework.configured(config, listener):
+        yield session

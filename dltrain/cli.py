@@ -262,21 +262,10 @@ def list_runs(
     if study is not None:
         _print_study_runs(study)
         return
-    from dltrain.config.evaluate import HEADLINE
-    from dltrain.runs import list_runs as collect
+    from dltrain import records
     from dltrain.runs import runs_root
 
-    rows = []
-    for r in collect():
-        m = r["metrics"]
-        task = m.get("task", "")
-        headline = HEADLINE.get(task)
-        value = ""
-        if headline and headline in m.get("test", {}):
-            value = f"{headline} {_ci(m['test'][headline])}"
-        rows.append(
-            [r["id"], r["status"].get("status", "?"), r["status"].get("started", ""), task, value]
-        )
+    rows = [[run.id, *records.summary(run)] for run in records.listed()]
     if not rows:
         console.info(f"No runs in {runs_root()}/ yet. Start one with: dltrain train CONFIG")
         return

@@ -152,21 +152,29 @@ def _first_error(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def data_source(dataset: dict) -> tuple[str, str | None]:
+def data_source(dataset) -> tuple[str, str | None]:
     """(data path, labels path) of a run as resolved when it was trained.
+
+    Args:
+        dataset: the run's `DatasetRecord`, or dataset.json as a dict.
 
     dataset.json keeps the paths as the run's config gave them (`source.path`,
     `source.labels`, e.g. relative to where `dltrain train` ran) and, under
     `source.resolved`, the absolute paths they named then: that is what evaluate, resume
     and compare read. Runs of earlier versions recorded only an absolute `source.path`.
     """
-    source = dataset.get("source") or {}
-    resolved = source.get("resolved") or {}
-    path = resolved.get("path") or source.get("path")
-    labels = resolved.get("labels") if resolved else source.get("labels")
-    if not isinstance(path, str) or not path:
-        raise RunError("the run's dataset.json names no data source (source.path)")
-    return path, labels if isinstance(labels, str) and labels else None
+    if isinstance(dataset, dict):
+        source = dataset.get("source") or {}
+        try:
+            source = SourceRecord.model_validate(source)
+        except ValidationError:
+            raise RunError("the run's dataset.json names no data source (source.path)") from None
+    else:
+        source = dataset.source
+    resolved = source.resolved or {}
+    path = resolved.get("path") or source.path
+    labels = resolved.get("labels") if source.resolved else source.labels
+    return path, labels or None
 
 
 # --- status.json, dataset.json, metrics.json -----------------------------------------------
@@ -229,6 +237,14 @@ class MetricValue(_Record):
     low: float | None = None
     high: float | None = None
 
+    def shown(self) -> str:
+        """"0.912 (0.850–0.960)", "0.912" without an interval, "n/a" when undefined."""
+        if self.value is None:
+            return "n/a"
+        if self.low is None:
+            return f"{self.value:.3f}"
+        return f"{self.value:.3f} ({self.low:.3f}–{self.high:.3f})"
+
 
 class MetricsRecord(_Record):
     task: str
@@ -266,7 +282,8 @@ def set_status(run_dir: Path, status: str | Status, **extra: Any) -> None:
     current.setdefault("started", now)
     current.pop("message", None)
     current.update(status=Status(status).value, updated=now, **extra)
-    runs.write_json(path, StatusRecord.model_validate(current).model_dump(mode="json"))
+    record = StatusRecord.model_validate(current)
+    runs.write_json(path, record.model_dump(mode="json", exclude_unset=True))
 
 
 class Run:
@@ -326,3 +343,29 @@ class Run:
         """Writes metrics.json (validated: a wrong shape is a bug caught here)."""
         MetricsRecord.model_validate(results)
         runs.write_json(self.dir / "metrics.json", results)
+
+
+def listed() -> list[Run]:
+    """Every run in the runs folder, newest first (see `runs.run_folders`)."""
+    return [Run(path) for path in runs.run_folders()]
+
+
+def summary(run: Run) -> tuple[str, str, str, str]:
+    """(status, started, task, headline test metric with its CI) for `dltrain runs`;
+    an unreadable file shows as such rather than hiding the run."""
+    try:
+        status, started = run.status.status.value, run.status.started or ""
+    except RunError:
+        status, started = "unreadable", ""
+    if not (run.dir / "metrics.json").is_file():
+        return status, started, "", ""
+    try:
+        metrics = run.metrics
+    except RunError:
+        return status, started, "", "unreadable"
+    from dltrain import tasks
+
+    task = tasks.TASKS.get(metrics.task)
+    value = metrics.test.get(task.headline) if task is not None else None
+    shown = "" if value is None else f"{task.headline} {value.shown()}"
+    return status, started, metrics.task, shown

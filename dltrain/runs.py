@@ -427,18 +427,27 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def list_runs() -> list[dict[str, Any]]:
-    """Summary of every run (id, status, task, headline test metric), newest first."""
+def run_folders() -> list[Path]:
+    """Every run folder (one holding status.json, inside the runs folder), newest first."""
     root = runs_root()
     if not root.is_dir():
         return []
-    rows = []
     inside = root.resolve()
-    for path in root.iterdir():
-        if not (path.is_dir() and RUN_ID.match(path.name) and (path / "status.json").exists()):
-            continue
-        if inside not in path.resolve().parents:  # a link to a folder elsewhere
-            continue
+    found = [
+        path
+        for path in root.iterdir()
+        if path.is_dir()
+        and RUN_ID.match(path.name)
+        and (path / "status.json").exists()
+        and inside in path.resolve().parents  # not a link to a folder elsewhere
+    ]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def list_runs() -> list[dict[str, Any]]:
+    """Summary of every run (id, status, task, headline test metric), newest first."""
+    rows = []
+    for path in run_folders():
         try:
             status = json.loads((path / "status.json").read_text())
         except (OSError, ValueError):
@@ -450,5 +459,4 @@ def list_runs() -> list[dict[str, Any]]:
         rows.append(
             {"id": path.name, "status": status, "metrics": metrics, "mtime": path.stat().st_mtime}
         )
-    rows.sort(key=lambda r: r["mtime"], reverse=True)
     return rows

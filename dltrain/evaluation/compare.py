@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dltrain import runs, tasks
-from dltrain.config import ExperimentConfig, load_config
+from dltrain import records, runs, tasks
+from dltrain.config import ExperimentConfig
 from dltrain.errors import DataError, RunError, UsageError
 from dltrain.evaluation import metrics as M
 
@@ -51,7 +51,7 @@ class _Scored:
     id: str
     dir: Path
     config: ExperimentConfig
-    dataset: dict
+    dataset: records.DatasetRecord
     threshold: float | None
     confidence: float
     rows: np.ndarray
@@ -59,11 +59,6 @@ class _Scored:
     scores: np.ndarray
     groups: np.ndarray | None  # the test rows' groups, when the predictions record them
     classes: list[str]
-
-
-def _task(dataset: dict) -> str:
-    """What the run's model predicts (an autoencoder reconstructs, whatever the data's task)."""
-    return dataset.get("training_task", dataset["task"])
 
 
 def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Comparison:
@@ -91,7 +86,7 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
         raise UsageError(f"--bootstrap must be between 10 and 100000. Received: {n_boot}")
     a, b = _load(run_a), _load(run_b)
     _same_test_samples(a, b)
-    task, classes = _task(a.dataset), list(a.classes)
+    task, classes = a.dataset.fitted_task, list(a.classes)
     groups, resampled = _groups(a, b)
     confidence = max(a.confidence, b.confidence)  # the wider interval when they differ
     seed = a.config.seed
@@ -126,7 +121,7 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
         "classes": classes,
         "test_set": {
             "rows": int(len(a.rows)),
-            "source_sha256": a.dataset["source"]["sha256"],
+            "source_sha256": a.dataset.source.sha256,
             "sha256": {"a": _test_sha(a), "b": _test_sha(b)},
             "same_preprocessing": _test_sha(a) == _test_sha(b),
         },
@@ -178,28 +173,20 @@ def summary(result: dict) -> tuple[str, list[str], list[list[str]], str]:
 
 
 def _load(run_id: str) -> _Scored:
-    folder = runs.resolve_run(run_id)
-    status = runs.read_json(folder / "status.json").get("status")
-    if status != "completed":
-        raise RunError(
-            f"run {run_id} is {status!r}, not completed; only completed runs have test "
-            "predictions to compare (finish it with `dltrain resume`, or pick another run)"
-        )
-    config = load_config(folder / "config.yaml")
-    dataset = runs.read_json(folder / "dataset.json")
-    metrics = runs.read_json(folder / "metrics.json")
-    rows = np.asarray(dataset["rows"]["test"], dtype="int64")
-    classes = list(dataset["classes"])
+    run = records.Run.find(run_id).completed("test predictions to compare")
+    dataset, metrics = run.dataset, run.metrics
+    rows = np.asarray(dataset.rows["test"], dtype="int64")
+    classes = list(dataset.classes)
     y, scores, groups = _predictions(
-        folder / "predictions" / "test.csv", run_id, _task(dataset), classes, rows
+        run.dir / "predictions" / "test.csv", run_id, dataset.fitted_task, classes, rows
     )
     return _Scored(
         run_id,
-        folder,
-        config,
+        run.dir,
+        run.config,
         dataset,
-        metrics.get("threshold"),
-        float(metrics.get("confidence", 0.95)),
+        metrics.threshold,
+        float(metrics.confidence),
         rows,
         y,
         scores,
@@ -240,9 +227,10 @@ def _predictions(path: Path, run_id: str, task: str, classes: list[str], rows: n
 def _same_test_samples(a: _Scored, b: _Scored) -> None:
     """Refuses runs whose test samples or targets differ (a paired comparison needs both)."""
     how = "; train both from the same data file with the same split settings and seed"
-    if _task(a.dataset) != _task(b.dataset):
+    if a.dataset.fitted_task != b.dataset.fitted_task:
         raise DataError(
-            f"run {a.id} is a {_task(a.dataset)} task and run {b.id} a {_task(b.dataset)} "
+            f"run {a.id} is a {a.dataset.fitted_task} task and run {b.id} a "
+            f"{b.dataset.fitted_task} "
             "task; only runs of the same task can be compared"
         )
     if a.classes != b.classes:
@@ -250,7 +238,7 @@ def _same_test_samples(a: _Scored, b: _Scored) -> None:
             f"runs {a.id} and {b.id} have different classes ({a.classes} vs {b.classes}, "
             "positive class last); set the same data.target and data.positive_class"
         )
-    if a.dataset["source"]["sha256"] != b.dataset["source"]["sha256"]:
+    if a.dataset.source.sha256 != b.dataset.source.sha256:
         raise DataError(
             f"runs {a.id} and {b.id} were trained on different data files (their SHA-256 "
             f"differ), so their test splits are not the same samples{how}"
@@ -284,12 +272,11 @@ def _groups(a: _Scored, b: _Scored) -> tuple[np.ndarray | None, str]:
             f"run {run.id} resamples by {column!r}, but its predictions/test.csv does not "
             "record the groups (it was trained by an earlier dltrain); train it again"
         )
-    from dltrain import records
     from dltrain.data import tabular
     from dltrain.data.cache import sha256_file
 
     source = Path(records.data_source(run.dataset)[0])
-    if not source.is_file() or sha256_file(source) != run.dataset["source"]["sha256"]:
+    if not source.is_file() or sha256_file(source) != run.dataset.source.sha256:
         raise DataError(
             f"run {run.id} resamples by {column!r}, whose values are read from {source}, but "
             "that file is missing or has changed since training; restore the original file"
@@ -344,7 +331,7 @@ def _t(run: _Scored) -> float:
 
 
 def _test_sha(run: _Scored) -> str | None:
-    return run.dataset.get("split", {}).get("test", {}).get("sha256")
+    return run.dataset.split.get("test", {}).get("sha256")
 
 
 def _num(value) -> float | None:

@@ -203,17 +203,26 @@ class _Run:
     """The files of a run folder, read once; optional ones are None when absent."""
 
     def __init__(self, run_dir: Path):
+        run = records.Run(run_dir)
         self.dir = run_dir
-        self.id = run_dir.name
-        self.metrics: dict = runs.read_json(run_dir / "metrics.json")
-        self.task: str = self.metrics.get("task", "?")
+        self.id = run.id
+        self.metrics: dict = run.metrics.model_dump(mode="json", exclude_unset=True)
+        self.task: str = run.metrics.task
         if self.task not in tasks.TASKS:
             raise RunError(
                 f"{run_dir / 'metrics.json'} names no known task ({self.task!r}); the file is "
                 "damaged or not from dltrain"
             )
-        self.status: dict = _optional_json(run_dir / "status.json") or {}
-        self.dataset: dict | None = _optional_json(run_dir / "dataset.json")
+        self.status: dict = (
+            run.status.model_dump(mode="json", exclude_unset=True)
+            if (run_dir / "status.json").is_file()
+            else {}
+        )
+        self.dataset: dict | None = (
+            run.dataset.model_dump(mode="json", exclude_unset=True)
+            if (run_dir / "dataset.json").is_file()
+            else None
+        )
         self.environment: dict | None = _optional_json(run_dir / "environment.json")
         self.sanity: dict | None = _optional_json(run_dir / "sanity.json")
         self.config: str | None = _optional_text(run_dir / "config.yaml")

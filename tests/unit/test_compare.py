@@ -51,6 +51,7 @@ def fake_run(
     (folder / "config.yaml").write_text(dump_config(config))
     (folder / "status.json").write_text(json.dumps({"status": status}))
     dataset = {
+        "kind": "tabular",
         "source": {"path": str(source or runs_dir / "table.csv"), "sha256": source_sha},
         "task": "binary",
         "classes": CLASSES,
@@ -58,7 +59,13 @@ def fake_run(
         "rows": {"test": rows.tolist()},
     }
     (folder / "dataset.json").write_text(json.dumps(dataset))
-    metrics = {"task": "binary", "classes": CLASSES, "threshold": threshold, "confidence": 0.95}
+    metrics = {
+        "task": "binary",
+        "classes": CLASSES,
+        "threshold": threshold,
+        "confidence": 0.95,
+        "test": {},
+    }
     (folder / "metrics.json").write_text(json.dumps(metrics))
     table = pd.DataFrame(
         {

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from dltrain import console
+from dltrain import console, views
 from dltrain.errors import DltrainError, InterruptedRun, UsageError
 
 app = typer.Typer(
@@ -69,7 +69,7 @@ def preprocess(
 
     cfg = load_config(config, set_)
     data = run_preprocess(cfg)
-    _print_dataset(data.manifest, data.path, data.hit)
+    views.dataset(data.manifest, data.path, data.hit)
 
 
 @app.command()
@@ -87,7 +87,7 @@ def check(
     from dltrain.training.sanity import raise_on_failure
 
     result = run_check(cfg, console.Listener())
-    _print_dataset(result.manifest, result.cache, result.hit)
+    views.dataset(result.manifest, result.cache, result.hit)
     trainable, frozen = result.params
     console.table(
         f"Model {cfg.model.architecture}: {trainable:,} trainable, {frozen:,} non-trainable "
@@ -95,7 +95,7 @@ def check(
         ["layer", "type", "output shape", "parameters"],
         [[n, t, s, f"{p:,}"] for n, t, s, p in result.layers],
     )
-    _print_sanity(result.checks)
+    views.sanity(result.checks)
     raise_on_failure(result.checks)
 
 
@@ -125,8 +125,8 @@ def train(
         console.info(f"Worker finished ({result.worker}); the chief writes the run.")
         return
     if result.sanity:
-        _print_sanity(result.sanity)
-    _print_metrics(result.metrics, f"Run {result.run_id}")
+        views.sanity(result.sanity)
+    views.metrics(result.metrics, f"Run {result.run_id}")
     console.info(f"Run folder: {result.run_dir}")
 
 
@@ -150,8 +150,8 @@ def resume(run_id: RunIdArg) -> None:
         console.info(f"Worker finished ({result.worker}); the chief writes the run.")
         return
     if result.sanity:
-        _print_sanity(result.sanity)
-    _print_metrics(result.metrics, f"Run {result.run_id}")
+        views.sanity(result.sanity)
+    views.metrics(result.metrics, f"Run {result.run_id}")
     console.info(f"Run folder: {result.run_dir}")
 
 
@@ -181,7 +181,7 @@ def evaluate(
     from dltrain.evaluation.evaluate import evaluate_run
 
     result = evaluate_run(run_id, data, labels)
-    _print_metrics(result, f"Run {run_id} on {result['data']}")
+    views.metrics(result, f"Run {run_id} on {result['data']}")
 
 
 @app.command()
@@ -235,7 +235,6 @@ def export(
     ] = None,
 ) -> None:
     """Export a run's model (SavedModel / ONNX / TFLite / Keras) with its preprocessing sidecar."""
-    from dltrain.errors import UsageError
     from dltrain.evaluation.export import FORMATS
 
     for fmt in formats:
@@ -260,7 +259,7 @@ def list_runs(
 ) -> None:
     """List runs with their status and headline test metric."""
     if study is not None:
-        _print_study_runs(study)
+        views.study_runs(study)
         return
     from dltrain import records
     from dltrain.runs import runs_root
@@ -366,144 +365,14 @@ def tune(
     console.info(f"Best trial {best['number']}: {best['value']:.4f}{spread} {best['params']}")
     console.info(f"Best config: {result.folder / tuning.BEST_YAML}")
     if result.final is not None:
-        _print_metrics(result.final.metrics, f"Final run {result.final.run_id} (best config)")
+        views.metrics(result.final.metrics, f"Final run {result.final.run_id} (best config)")
         console.info(f"Run folder: {result.final.run_dir}")
-
-
-def _print_study_runs(study: str) -> None:
-    from dltrain.tuning import study_runs
-
-    rows = []
-    for r in study_runs(study):
-        link = r["link"]
-        fold = link.get("fold")
-        rows.append(
-            [
-                r["id"],
-                link.get("role", "trial"),
-                link.get("trial", link.get("best_trial", "")),
-                "" if not fold else f"{fold['index'] + 1}/{fold['folds']}",
-                r["status"].get("status", "?"),
-                "" if link.get("value") is None else f"{link['value']:.4f}",
-                " ".join(
-                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                    for k, v in (link.get("params") or {}).items()
-                ),
-            ]
-        )
-    if not rows:
-        raise UsageError(f"no runs of study {study!r}; start it with: dltrain tune CONFIG")
-    columns = ["run", "role", "trial", "fold", "status", "value", "params"]
-    console.table(f"Runs of study {study}", columns, rows)
 
 
 def _backend() -> None:
     from dltrain import backend
 
     backend.load()
-
-
-def _ci(m: dict) -> str:
-    if m.get("value") is None:
-        return "n/a"
-    if m.get("low") is None:
-        return f"{m['value']:.3f}"
-    return f"{m['value']:.3f} ({m['low']:.3f}–{m['high']:.3f})"
-
-
-def _print_metrics(metrics: dict, title: str) -> None:
-    splits = [s for s in ("val", "test") if s in metrics]
-    baselines = metrics.get("baselines", {})
-    names = list(metrics[splits[0]]) if splits else []
-    columns = ["metric", *splits, *(f"{b} (test)" for b in baselines)]
-    rows = [
-        [n, *(_ci(metrics[s][n]) for s in splits), *(_ci(baselines[b][n]) for b in baselines)]
-        for n in names
-    ]
-    pct = int(round(metrics.get("confidence", 0.95) * 100))
-    caption = f"value ({pct}% bootstrap CI, {metrics.get('bootstrap')} resamples)"
-    if metrics.get("threshold") is not None:
-        caption += f"; threshold {metrics['threshold']} on P({metrics.get('positive_class')})"
-    console.table(title, columns, rows, caption=caption)
-    for warning in metrics.get("warnings", []):
-        console.warn(warning)
-    _flag_baselines(metrics)
-
-
-def _flag_baselines(metrics: dict) -> None:
-    from dltrain.config.evaluate import HEADLINE, better
-
-    task = metrics.get("task")
-    key = HEADLINE.get(task)
-    test = metrics.get("test", {}).get(key)
-    if not test or test.get("value") is None:
-        return
-    for name, b in metrics.get("baselines", {}).items():
-        value = b.get(key, {}).get("value")
-        if value is not None and not better(key, test["value"], value):
-            console.warn(
-                f"the model does not beat the {name} baseline on test {key} "
-                f"({test['value']:.3f} vs {b[key]['value']:.3f})"
-            )
-
-
-def _print_sanity(checks) -> None:
-    colour = {"PASS": "green", "WARN": "yellow", "FAIL": "red", "INFO": "blue"}
-    rows = [
-        [
-            c.name,
-            f"[{colour[c.verdict]}]{c.verdict}[/]",
-            "" if c.value is None else c.value,
-            "" if c.expected is None else c.expected,
-            c.detail,
-        ]
-        for c in checks
-    ]
-    console.table(
-        "Sanity checks", ["check", "verdict", "value", "expected", "detail"], rows, markup=True
-    )
-
-
-def _print_dataset(manifest: dict, path: Path, hit: bool) -> None:
-    split = manifest["split"]
-    classes = manifest.get("classes") or []
-    columns = ["split", "rows", *classes]
-    rows = [
-        [s, split[s]["rows"], *(split[s].get("class_counts", {}).get(c, "") for c in classes)]
-        for s in ("train", "val", "test")
-    ]
-    console.table(
-        f"{manifest['name']}: {manifest['task']} on {manifest['source']['path']}", columns, rows
-    )
-    cols = manifest["columns"]
-    if manifest.get("kind", "tabular") == "tabular":
-        inputs = (
-            f"{len(cols['numeric'])} numeric and {len(cols['categorical'])} categorical "
-            f"input column(s) → {len(manifest['features'])} features"
-        )
-    else:
-        shards = sum(len(split[s]["shard_sizes"]) for s in ("train", "val", "test"))
-        inputs = (
-            f"{manifest['kind']}: input shape {tuple(manifest['input_shape'])}, "
-            f"{manifest['source']['files']} source file(s), {shards} cache shard(s)"
-        )
-    console.info(f"{inputs}; split {split['method']} (seed {split['seed']})")
-    if manifest.get("missing_values"):
-        console.info(f"Missing values (filled from train statistics): {manifest['missing_values']}")
-    audit = manifest.get("audit")
-    if audit:
-        across = audit["duplicates"]["across_splits"]["inputs"]
-        within = sum(audit["duplicates"]["within_split"].values())
-        found = [f"{across} input(s) in two splits" if across else "no input in two splits"]
-        if audit["groups"]:
-            n, column = audit["groups"]["in_several_splits"], audit["groups"]["column"]
-            found.append(f"{n or 'no'} {column!r} group(s) in two splits")
-        if within:
-            found.append(f"{within} repeated input(s) within a split")
-        console.info(f"Leakage audit: {'; '.join(found)}")
-        for warning in audit["warnings"]:
-            console.warn(warning)
-    console.info(f"{'Cache hit' if hit else 'Written'}: {path}")
 
 
 def main() -> None:

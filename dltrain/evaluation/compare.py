@@ -95,24 +95,7 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
         for n in M.default_metrics(task)
         if n != "anomaly_roc_auc" or len(np.unique(a.y)) == 2  # needs labelled anomalies
     ]
-    n_classes = len(classes)
-    point_a = _points(task, n_classes, a, names)
-    point_b = _points(task, n_classes, b, names)
-    draws: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for start in range(0, n_boot, M.BOOT_CHUNK):
-        weights = M.bootstrap_weights(
-            len(a.y), min(M.BOOT_CHUNK, n_boot - start), seed + start, groups
-        )
-        on_a = M.weighted_metrics(task, a.y, a.scores, weights, names, n_classes, _t(a))
-        on_b = M.weighted_metrics(task, b.y, b.scores, weights, names, n_classes, _t(b))
-        for name in names:
-            draws[name].append(on_b[name] - on_a[name])
-    metrics = {
-        name: _difference(
-            name, point_a[name], point_b[name], np.concatenate(draws[name]), confidence
-        )
-        for name in names
-    }
+    metrics = paired_bootstrap(a, b, task, names, n_boot, seed, groups, confidence)
     result = {
         "a": a.id,
         "b": b.id,
@@ -137,6 +120,28 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
     path = runs.run_subdir(b.dir, "comparisons") / f"{a.id}.json"
     runs.write_json(path, result)
     return Comparison(result, path)
+
+
+def paired_bootstrap(a, b, task: str, names, n_boot: int, seed: int, groups, confidence):
+    """Each metric's B − A with its percentile CI: both runs scored on the same resamples."""
+    n_classes = len(a.classes)
+    point_a = _points(task, n_classes, a, names)
+    point_b = _points(task, n_classes, b, names)
+    draws: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for start in range(0, n_boot, M.BOOT_CHUNK):
+        weights = M.bootstrap_weights(
+            len(a.y), min(M.BOOT_CHUNK, n_boot - start), seed + start, groups
+        )
+        on_a = M.weighted_metrics(task, a.y, a.scores, weights, names, n_classes, _t(a))
+        on_b = M.weighted_metrics(task, b.y, b.scores, weights, names, n_classes, _t(b))
+        for name in names:
+            draws[name].append(on_b[name] - on_a[name])
+    return {
+        name: _difference(
+            name, point_a[name], point_b[name], np.concatenate(draws[name]), confidence
+        )
+        for name in names
+    }
 
 
 def summary(result: dict) -> tuple[str, list[str], list[list[str]], str]:

@@ -99,19 +99,7 @@ def make_plots(run_dir: Path) -> list[Path]:
         save("learning_curves", lambda: learning_curves(history, metrics))
     preds = {s: _read_csv(run_dir / "predictions" / f"{s}.csv") for s in ("val", "test")}
     if task.exclusive:
-        classes = [str(c) for c in metrics["classes"]]
-        scored = {s: _scores(p, task, classes) for s, p in preds.items() if p is not None}
-        if metrics.get("confusion", {}).get("test") is not None:
-            save("confusion_test", lambda: confusion_matrix(metrics, "test"))
-        for split, (y, s) in scored.items():
-            save(f"roc_{split}", lambda y=y, s=s, split=split: roc(y, s, metrics, split))
-        for split, (y, s) in scored.items():
-            save(f"pr_{split}", lambda y=y, s=s, split=split: pr(y, s, metrics, split))
-        if "test" in scored:
-            y, s = scored["test"]
-            save("calibration_test", lambda: calibration(y, s, metrics, "test"))
-        if metrics.get("per_class", {}).get("test"):
-            save("per_class_test", lambda: per_class(metrics, "test"))
+        _class_plots(save, task, metrics, preds)
     elif task.standardised and preds["test"] is not None:
         y = preds["test"]["true"].to_numpy(dtype="float64")
         p = preds["test"]["predicted"].to_numpy(dtype="float64")
@@ -121,6 +109,24 @@ def make_plots(run_dir: Path) -> list[Path]:
     if grid.exists():
         written.append(grid)
     return written
+
+
+def _class_plots(save, task, metrics: dict, preds: dict) -> None:
+    """Confusion matrix, ROC and PR curves, calibration and per-class bars (one class per
+    sample)."""
+    classes = [str(c) for c in metrics["classes"]]
+    scored = {s: _scores(p, task, classes) for s, p in preds.items() if p is not None}
+    if metrics.get("confusion", {}).get("test") is not None:
+        save("confusion_test", lambda: confusion_matrix(metrics, "test"))
+    for split, (y, s) in scored.items():
+        save(f"roc_{split}", lambda y=y, s=s, split=split: roc(y, s, metrics, split))
+    for split, (y, s) in scored.items():
+        save(f"pr_{split}", lambda y=y, s=s, split=split: pr(y, s, metrics, split))
+    if "test" in scored:
+        y, s = scored["test"]
+        save("calibration_test", lambda: calibration(y, s, metrics, "test"))
+    if metrics.get("per_class", {}).get("test"):
+        save("per_class_test", lambda: per_class(metrics, "test"))
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -25,8 +25,6 @@ The strategy is created once per process, before TensorFlow runs any operation
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
 import shutil
 import tempfile
@@ -35,111 +33,8 @@ from pathlib import Path
 
 from dltrain import runs
 from dltrain.errors import ConfigError, InterruptedRun, RunError, UsageError
+from dltrain.training.cluster import Cluster, read_tf_config
 from dltrain.training.events import SILENT, Listener
-
-_ADDRESS = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
-_FIX = (
-    "Set TF_CONFIG on every machine to the same cluster and that machine's own task, e.g. "
-    '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-    '"task": {"type": "worker", "index": 0}} (see docs/distributed.md)'
-)
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """A worker's place in a multi-worker cluster, read from TF_CONFIG.
-
-    `workers` lists every training process (the `chief` job first, if there is one);
-    `rank` is this process's position in it. The chief is the `chief` task, or worker 0
-    when the cluster has no `chief` job.
-    """
-
-    workers: tuple[str, ...]
-    task_type: str
-    task_index: int
-    chief_job: bool = False
-
-    @property
-    def rank(self) -> int:
-        return self.task_index + (1 if self.task_type == "worker" and self.chief_job else 0)
-
-    @property
-    def is_chief(self) -> bool:
-        return self.rank == 0
-
-    def describe(self) -> str:
-        return f"{self.task_type} {self.task_index} ({self.workers[self.rank]})"
-
-
-def read_tf_config(environ=None) -> Cluster:
-    """Parses and checks TF_CONFIG; what is wrong is named in a `ConfigError` (exit 2).
-
-    Args:
-        environ: the environment to read. Defaults to `os.environ`.
-
-    Returns:
-        This process's `Cluster`.
-    """
-    environ = os.environ if environ is None else environ
-    where = "TF_CONFIG"
-    raw = environ.get("TF_CONFIG", "").strip()
-    if not raw:
-        raise ConfigError(
-            "train.distribute is 'multi_worker' but TF_CONFIG is not set, so this process "
-            f"does not know the cluster or its own role in it. {_FIX}",
-            where=where,
-        )
-
-    def bad(what: str) -> ConfigError:
-        return ConfigError(f"{what}. {_FIX}. Received: TF_CONFIG={raw}", where=where)
-
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise bad(f"TF_CONFIG is not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise bad("TF_CONFIG must be a JSON object with 'cluster' and 'task'")
-    unknown = sorted(set(value) - {"cluster", "task", "environment", "rpc_layer"})
-    if unknown:
-        raise bad(f"TF_CONFIG has unknown key(s) {', '.join(map(repr, unknown))}")
-    cluster, task = value.get("cluster"), value.get("task")
-    if not isinstance(cluster, dict) or not cluster:
-        raise bad("TF_CONFIG['cluster'] must map job names ('worker', optionally 'chief') to lists")
-    jobs = sorted(set(cluster) - {"worker", "chief"})
-    if jobs:
-        raise bad(
-            f"TF_CONFIG['cluster'] has job(s) {', '.join(map(repr, jobs))}; multi_worker "
-            "training uses only 'worker' (and optionally one 'chief'): parameter servers and "
-            "evaluators are not supported"
-        )
-    for job, addresses in cluster.items():
-        if (
-            not isinstance(addresses, list)
-            or not addresses
-            or not all(isinstance(a, str) and _ADDRESS.match(a) for a in addresses)
-        ):
-            raise bad(f"TF_CONFIG['cluster'][{job!r}] must be a non-empty list of 'host:port'")
-    if len(cluster.get("chief", [])) > 1:
-        raise bad("TF_CONFIG['cluster']['chief'] must hold exactly one address")
-    workers = tuple(cluster.get("chief", []) + cluster.get("worker", []))
-    if len(set(workers)) != len(workers):
-        raise bad("TF_CONFIG['cluster'] lists an address twice")
-    if not isinstance(task, dict) or set(task) - {"type", "index", "trial"}:
-        raise bad("TF_CONFIG['task'] must be an object {'type': ..., 'index': ...}")
-    task_type, index = task.get("type"), task.get("index", 0)
-    if task_type not in cluster:
-        raise bad(
-            f"TF_CONFIG['task']['type'] is {task_type!r}, not a job of the cluster "
-            f"({', '.join(map(repr, sorted(cluster)))})"
-        )
-    if isinstance(index, bool) or not isinstance(index, int):
-        raise bad(f"TF_CONFIG['task']['index'] must be an integer, not {index!r}")
-    if not 0 <= index < len(cluster[task_type]):
-        raise bad(
-            f"TF_CONFIG['task']['index'] is {index}, but job {task_type!r} has "
-            f"{len(cluster[task_type])} address(es) (index 0 to {len(cluster[task_type]) - 1})"
-        )
-    return Cluster(workers, task_type, index, chief_job="chief" in cluster)
 
 
 @dataclass
@@ -310,6 +205,53 @@ def current() -> Distribution:
     return _current
 
 
+def _strategy(mode: str, cluster: Cluster | None):
+    """The tf.distribute strategy of `mode` (mirrored, multi_worker)."""
+    from dltrain import backend
+
+    backend.load()
+    import tensorflow as tf
+
+    if mode == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    try:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    except tf.errors.OpError as exc:
+        raise ConfigError(
+            f"cannot start {cluster.describe()}: {exc.message}. Is the port used by "
+            "another program (or another training), or is the host not this machine's "
+            "address? Give this worker a free port of this machine in TF_CONFIG, the same "
+            "on every worker",
+            where="TF_CONFIG",
+        ) from None
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(
+            f"cannot start multi-worker training: {exc}. The strategy must be created "
+            "before TensorFlow runs anything, so start `dltrain train` in a fresh process"
+        ) from None
+    _patch_keras_scalar_reduce()
+    return strategy
+
+
+def _warn_settings(train, mode: str, listener: Listener) -> None:
+    """Settings that do not apply as written under a strategy."""
+    if train.steps_per_execution not in ("auto", 1):
+        listener.warn(
+            f"train.steps_per_execution {train.steps_per_execution} is ignored with "
+            f"train.distribute {mode}: one step runs per call, because Keras's multi-step "
+            "loop (3.15) fails on a distributed dataset, in `fit` as well"
+        )
+    if train.batch_size % _current.replicas:
+        listener.warn(
+            f"train.batch_size {train.batch_size} is not a multiple of the "
+            f"{_current.replicas} replicas: each batch is split unevenly and each replica's "
+            "mean loss counts equally, so samples are weighted slightly unevenly; use a "
+            "multiple of the replica count for the same training as on one device"
+        )
+
+
 def setup(train, listener: Listener = SILENT) -> Distribution:
     """Creates the strategy for `train.distribute` and makes it current.
 
@@ -340,48 +282,11 @@ def setup(train, listener: Listener = SILENT) -> Distribution:
             )
         _current = _multi_worker
         return _current
-    from dltrain import backend
-
-    backend.load()
-    import tensorflow as tf
-
-    if mode == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
-        strategy = tf.distribute.MirroredStrategy(devices)
-    else:
-        try:
-            strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        except tf.errors.OpError as exc:
-            raise ConfigError(
-                f"cannot start {cluster.describe()}: {exc.message}. Is the port used by "
-                "another program (or another training), or is the host not this machine's "
-                "address? Give this worker a free port of this machine in TF_CONFIG, the same "
-                "on every worker",
-                where="TF_CONFIG",
-            ) from None
-        except (RuntimeError, ValueError) as exc:
-            raise UsageError(
-                f"cannot start multi-worker training: {exc}. The strategy must be created "
-                "before TensorFlow runs anything, so start `dltrain train` in a fresh process"
-            ) from None
-        _patch_keras_scalar_reduce()
+    strategy = _strategy(mode, cluster)
     _current = Distribution(mode, strategy, cluster, int(strategy.num_replicas_in_sync))
     if mode == "multi_worker":
         _multi_worker = _current
-    if train.steps_per_execution not in ("auto", 1):
-        listener.warn(
-            f"train.steps_per_execution {train.steps_per_execution} is ignored with "
-            f"train.distribute {mode}: one step runs per call, because Keras's multi-step "
-            "loop (3.15) fails on a distributed dataset, in `fit` as well"
-        )
-    if train.batch_size % _current.replicas:
-        listener.warn(
-            f"train.batch_size {train.batch_size} is not a multiple of the "
-            f"{_current.replicas} replicas: each batch is split unevenly and each replica's "
-            "mean loss counts equally, so samples are weighted slightly unevenly; use a "
-            "multiple of the replica count for the same training as on one device"
-        )
+    _warn_settings(train, mode, listener)
     return _current
 
 

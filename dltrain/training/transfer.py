@@ -54,44 +54,10 @@ def init_from(model, config, run_dir: Path) -> dict:
         ConfigError: the run does not exist or has no final model, or a layer is missing
             from it or has weights of other shapes (each such layer is listed).
     """
-    from dltrain.evaluation.predict import load_model
-
     spec = config.train.init_from
     where = config.where("train.init_from")
-    try:
-        source_dir = runs.resolve_run(spec.run)
-    except Exception as exc:  # UsageError: unknown id, or outside the runs folder
-        raise ConfigError(f"train.init_from: {getattr(exc, 'message', exc)}", where=where) from None
-    path = source_dir / "model.keras"
-    if not path.is_file():
-        raise ConfigError(
-            f"train.init_from: run {spec.run} has no model.keras (it did not complete); "
-            "start from a completed run",
-            where=where,
-        )
-    try:
-        source = load_model(path)
-    except RunError as exc:
-        raise ConfigError(f"train.init_from: {exc.message}", where=where) from None
-    theirs = {}
-    for layer in _leaves(source):
-        theirs.setdefault(layer.name, layer)
-    problems, pairs = [], []
-    for layer in part(model, spec.layers):
-        other = theirs.get(layer.name)
-        mine = _weights(layer)
-        if other is None or not _weights(other):
-            problems.append(f"{layer.name}: not in run {spec.run}")
-            continue
-        given = _weights(other)
-        shapes = [tuple(w.shape) for w in mine]
-        their_shapes = [tuple(w.shape) for w in given]
-        if shapes != their_shapes:
-            problems.append(
-                f"{layer.name}: {_shapes(their_shapes)} in run {spec.run}, {_shapes(shapes)} here"
-            )
-            continue
-        pairs.append((layer, mine, given))
+    path, source = _source_model(spec, where)
+    problems, pairs = _matched(model, source, spec)
     if problems:
         hint = (
             " To reuse everything but the head, set train.init_from.layers: backbone."
@@ -115,6 +81,52 @@ def init_from(model, config, run_dir: Path) -> dict:
     }
     runs.write_json(run_dir / "init_from.json", record)
     return record
+
+
+def _source_model(spec, where: str | None):
+    """(path, model) of the run `spec.run`'s model.keras; a ConfigError when it has none."""
+    from dltrain.evaluation.predict import load_model
+
+    try:
+        source_dir = runs.resolve_run(spec.run)
+    except Exception as exc:  # UsageError: unknown id, or outside the runs folder
+        raise ConfigError(f"train.init_from: {getattr(exc, 'message', exc)}", where=where) from None
+    path = source_dir / "model.keras"
+    if not path.is_file():
+        raise ConfigError(
+            f"train.init_from: run {spec.run} has no model.keras (it did not complete); "
+            "start from a completed run",
+            where=where,
+        )
+    try:
+        return path, load_model(path)
+    except RunError as exc:
+        raise ConfigError(f"train.init_from: {exc.message}", where=where) from None
+
+
+def _matched(model, source, spec) -> tuple[list[str], list]:
+    """(problems, pairs): each layer of `model`'s part with the source layer of its name,
+    or why it cannot take its weights."""
+    theirs = {}
+    for layer in _leaves(source):
+        theirs.setdefault(layer.name, layer)
+    problems, pairs = [], []
+    for layer in part(model, spec.layers):
+        other = theirs.get(layer.name)
+        mine = _weights(layer)
+        if other is None or not _weights(other):
+            problems.append(f"{layer.name}: not in run {spec.run}")
+            continue
+        given = _weights(other)
+        shapes = [tuple(w.shape) for w in mine]
+        their_shapes = [tuple(w.shape) for w in given]
+        if shapes != their_shapes:
+            problems.append(
+                f"{layer.name}: {_shapes(their_shapes)} in run {spec.run}, {_shapes(shapes)} here"
+            )
+            continue
+        pairs.append((layer, mine, given))
+    return problems, pairs
 
 
 def _shapes(shapes: list[tuple]) -> str:

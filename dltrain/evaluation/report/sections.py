@@ -1,189 +1,28 @@
-"""The run report: one self-contained HTML file, `runs/<id>/report.html`.
-
-The page is built from the run folder alone (plus the cached dataset manifest
-when it is still there, for missing-value counts): no template engine, no
-JavaScript, no external URL; CSS is inline and plots are embedded as base64
-`data:` URIs, so the file can be mailed or archived as it is. Every text that
-comes from the user's data or config is escaped with `html.escape`.
-"""
+"""The report's sections, each built from the run's files (`_Run`)."""
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
-import math
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from dltrain import __version__, records, runs, tasks
+from dltrain import records, runs, tasks
 from dltrain.errors import RunError
 from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS, better
-from dltrain.evaluation.plots import make_plots
-
-SPLITS = ("train", "val", "test")
-SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
-CAPTIONS = {
-    "learning_curves": "Loss and metrics per epoch on the training and validation splits; "
-    "the dotted line marks the epoch that was kept (best on the monitor).",
-    "confusion_test": "Test confusion matrix: rows are the true class, columns the predicted "
-    "one; percentages are of the row.",
-    "roc_val": "ROC on validation; the dot is the operating point.",
-    "roc_test": "ROC on test; the dot is the operating point, frozen before test was scored.",
-    "pr_val": "Precision-recall on validation; dashed lines are the prevalence (no skill).",
-    "pr_test": "Precision-recall on test; dashed lines are the prevalence (no skill).",
-    "calibration_test": "Reliability diagram on test: a calibrated model follows the diagonal. "
-    "Below it, how the predicted probabilities are spread.",
-    "per_class_test": "One-vs-rest metrics of each class on test.",
-    "predicted_vs_true_test": "Test predictions against the true values; perfect predictions "
-    "lie on the dashed line.",
-    "bland_altman_test": "Bland-Altman on test: difference against mean, with the bias and the "
-    "95% limits of agreement.",
-}
-WIDE = {"learning_curves"}
-
-CSS = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: #1b1f24; background: #fff; margin: 0 auto; max-width: 1180px; padding: 0 24px 48px; }
-h1 { font-size: 1.6em; margin: 28px 0 4px; }
-h2 { font-size: 1.25em; margin: 36px 0 10px; padding-bottom: 4px;
-     border-bottom: 2px solid #d0d7de; }
-h3 { font-size: 1.05em; margin: 18px 0 6px; }
-nav { margin: 12px 0; font-size: 0.92em; }
-nav a { margin-right: 14px; color: #0b5cad; text-decoration: none; }
-table { border-collapse: collapse; margin: 6px 0 10px; font-size: 0.92em; }
-th, td { border: 1px solid #d0d7de; padding: 4px 10px; text-align: right; vertical-align: top; }
-th { background: #f3f5f7; text-align: left; }
-th:first-child, td:first-child { text-align: left; }
-td.text { text-align: left; }
-tr.headline td { font-weight: 600; background: #fff8e1; }
-td.diag { font-weight: 700; background: #e8f1fb; }
-caption { caption-side: bottom; text-align: left; color: #57606a; font-size: 0.9em;
-          padding-top: 4px; }
-code, pre { font: 0.88em/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 10px 12px; overflow-x: auto; }
-.meta { color: #57606a; margin: 2px 0; }
-.muted { color: #57606a; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 700;
-         font-size: 0.85em; color: #fff; background: #6e7781; }
-.PASS, .completed { background: #1a7f37; }
-.WARN, .running, .interrupted { background: #9a6700; }
-.FAIL, .failed, .diverged { background: #cf222e; }
-.flag { border-left: 5px solid; padding: 8px 12px; margin: 10px 0; }
-.flag.bad { border-color: #cf222e; background: #ffebe9; }
-.flag.warn { border-color: #9a6700; background: #fff8c5; }
-.flag.good { border-color: #1a7f37; background: #dafbe1; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 18px; }
-figure { margin: 0; border: 1px solid #d0d7de; padding: 8px; }
-figure.wide { grid-column: 1 / -1; }
-figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
-figcaption { color: #57606a; font-size: 0.88em; margin-top: 6px; }
-footer { margin-top: 40px; color: #57606a; font-size: 0.85em; }
-"""
-
-
-def report_run(run_id: str) -> Path:
-    """Rebuilds the plots and report of a completed run, holding the run's lock.
-
-    A run stopped while it wrote its report (status.json's phase "report": its results
-    are all written) is finished here: the report is written and the run marked completed.
-
-    Args:
-        run_id: a run id, e.g. ``breast-cancer-3``.
-
-    Returns:
-        The path of report.html.
-    """
-    run_dir = runs.resolve_run(run_id)
-    with runs.RunLock(run_dir):
-        status = _optional_json(run_dir / "status.json") or {}
-        state = status.get("status", "unknown")
-        finishing = state != "completed" and status.get("phase") == "report"
-        if state != "completed" and not finishing:
-            raise RunError(
-                f"run {run_id} is {state}, not completed; a report needs a run that finished "
-                f"training and testing. Continue it with `dltrain resume {run_id}` (it writes "
-                "the report when it completes), or train it again"
-            )
-        if not (run_dir / "metrics.json").is_file():
-            raise RunError(
-                f"run {run_id} has no metrics.json ({run_dir / 'metrics.json'}), so there is "
-                "nothing to report; the run folder is incomplete. Train it again (dltrain "
-                "train CONFIG) or restore the file"
-            )
-        runs.clean_temporary(run_dir)
-        path = write_report(run_dir)
-        if finishing:
-            records.set_status(run_dir, "completed", phase="done")
-        return path
-
-
-def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
-    """Writes `run_dir/report.html`: one self-contained page describing the run.
-
-    It draws the plots first (`make_plots`) unless they are given. It does not check
-    the run's status, so training can call it before marking the run completed.
-
-    Args:
-        run_dir: a run folder holding at least metrics.json.
-        plots: PNG files to embed. Defaults to None: draw them with `make_plots`.
-
-    Returns:
-        The path of report.html.
-
-    Example:
-        >>> write_report(Path("runs/breast-cancer-1"))  # doctest: +SKIP
-        PosixPath('runs/breast-cancer-1/report.html')
-    """
-    run_dir = Path(run_dir)
-    if not (run_dir / "metrics.json").is_file():
-        raise RunError(
-            f"{run_dir / 'metrics.json'} is missing, so there is nothing to report; "
-            "the run did not finish testing"
-        )
-    run = _Run(run_dir)
-    if plots is None:
-        plots = make_plots(run_dir)
-    sections = [
-        ("data", "Data", _data(run)),
-        ("sanity", "Sanity checks", _sanity(run)),
-        ("metrics", "Metrics", _metrics(run)),
-        ("operating-point", "Operating point", _operating_point(run)),
-    ]
-    stages = _stages(run_dir)
-    if stages:
-        sections.insert(2, ("stages", "Training stages", stages))
-    if tasks.get(run.task).exclusive:
-        sections += [
-            ("per-class", "Per-class metrics", _per_class(run)),
-            ("confusion", "Confusion matrix", _confusion(run)),
-        ]
-    sections += [
-        ("plots", "Plots", _plots(plots)),
-        ("config", "Configuration", _config(run)),
-        ("environment", "Environment", _environment(run)),
-    ]
-    nav = " ".join(f'<a href="#{key}">{escape(title)}</a>' for key, title, _ in sections)
-    body = "\n".join(
-        f'<section id="{key}">\n<h2>{escape(title)}</h2>\n{content}\n</section>'
-        for key, title, content in sections
-    )
-    built = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    page = (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>dltrain report: {escape(run.id)}</title>\n"
-        f"<style>{CSS}</style>\n</head>\n<body>\n"
-        f"{_header(run)}\n<nav>{nav}</nav>\n{body}\n"
-        f"<footer>Built {escape(built)} by dltrain {escape(__version__)} from the files in "
-        f"<code>{escape(str(run_dir))}</code>.</footer>\n</body>\n</html>\n"
-    )
-    path = run_dir / "report.html"
-    runs.atomic_write_text(path, page)
-    return path
-
+from dltrain.evaluation.report.page import (
+    CAPTIONS,
+    SPLIT_NAMES,
+    SPLITS,
+    WIDE,
+    _badge,
+    _ci,
+    _kv,
+    _num,
+    _table,
+    _value,
+)
 
 # --- the run's files -----------------------------------------------------------------------
 
@@ -234,65 +73,6 @@ class _Run:
                 self.manifest = json.loads((Path(cache) / "manifest.json").read_text())
             except (OSError, ValueError):
                 self.manifest = None  # the cache is an extra; the run folder is the record
-
-
-# --- formatting ----------------------------------------------------------------------------
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if isinstance(value, int | float):
-        return f"{value:.{digits}f}"
-    return escape(str(value))
-
-
-def _ci(m: dict | None) -> str:
-    if not m or m.get("value") is None:
-        return "n/a"
-    if m.get("low") is None or m.get("high") is None:
-        return _num(m["value"])
-    return f"{_num(m['value'])} <span class=muted>({_num(m['low'])}–{_num(m['high'])})</span>"
-
-
-def _table(
-    header: list[str], rows: list[list[str]], caption: str | None = None, row_class=None
-) -> str:
-    """An HTML table; header and cells must already be escaped HTML."""
-    head = "".join(f"<th>{h}</th>" for h in header)
-    lines = []
-    for i, row in enumerate(rows):
-        cls = row_class(i) if row_class else None
-        attr = f' class="{cls}"' if cls else ""
-        lines.append(f"<tr{attr}>" + "".join(_cell(c) for c in row) + "</tr>")
-    cap = f"<caption>{caption}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
-
-
-def _cell(cell: str | tuple[str, str]) -> str:
-    if isinstance(cell, tuple):  # (html, css class)
-        return f'<td class="{cell[1]}">{cell[0]}</td>'
-    return f"<td>{cell}</td>"
-
-
-def _badge(text: str) -> str:
-    cls = text if text.isidentifier() else "unknown"
-    return f'<span class="badge {escape(cls)}">{escape(text)}</span>'
-
-
-def _kv(items: list[tuple[str, str]]) -> str:
-    """A two-column table of (escaped label, escaped value) pairs."""
-    rows = "".join(f'<tr><th scope="row">{k}</th><td class="text">{v}</td></tr>' for k, v in items)
-    return f"<table><tbody>{rows}</tbody></table>"
-
-
-def _value(value: Any) -> str:
-    """A number (4 decimals), a text, or a dash for null."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return escape(str(value))
-    return _num(value, 4)
 
 
 # --- sections ------------------------------------------------------------------------------

@@ -353,7 +353,7 @@ def tune(
         trials=trials,
         storage_url=storage,
         study_name=name,
-        reporter=console.StudyDisplay(),
+        reporter=views.StudyDisplay(),
     )
     counts = ", ".join(f"{n} {state.lower()}" for state, n in result.counts.items())
     console.info(f"Study {result.study} ({result.storage}): {counts}")

@@ -1,8 +1,8 @@
 """What a study tells the person watching it: a listener interface and plain snapshots.
 
 The tuning package prints nothing. `tune` reports to a `Reporter` that the caller
-supplies (the CLI's draws a live table of trials with `dltrain.console`); `Silent`
-ignores everything.
+supplies (the CLI's, `dltrain.views.StudyDisplay`, draws a live table of trials with
+`dltrain.console`); `Silent` ignores everything.
 """
 
 from __future__ import annotations

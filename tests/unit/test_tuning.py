@@ -270,7 +270,7 @@ def test_tuning_package_boundaries(what, pattern, allowed):
 def test_the_study_table_shows_this_workers_trial_and_the_spread_over_folds():
     from rich.console import Console
 
-    from dltrain.console import StudyDisplay
+    from dltrain.views import StudyDisplay
 
     rows = [
         tuning.TrialRow(0, "COMPLETE", 0.5, 0.1, {"model.dropout": 0.123456}, ""),

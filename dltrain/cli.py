@@ -346,7 +346,14 @@ def tune(
     argv += ["--storage", tuning.redact(storage)] if storage is not None else []  # no password
     argv += ["--study", study] if study is not None else []
     result = tuning.tune(
-        cfg, config, list(set_ or []), argv, trials=trials, storage_url=storage, study_name=name
+        cfg,
+        config,
+        list(set_ or []),
+        argv,
+        trials=trials,
+        storage_url=storage,
+        study_name=name,
+        reporter=views.StudyDisplay(),
     )
     counts = ", ".join(f"{n} {state.lower()}" for state, n in result.counts.items())
     console.info(f"Study {result.study} ({result.storage}): {counts}")

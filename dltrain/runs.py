@@ -156,7 +156,7 @@ def left_behind(name: str, *, untagged: bool) -> bool:
     match = _TAGGED.search(name)
     if match is None:
         return untagged
-    return match.group(2) == _HOST and not _alive(int(match.group(1)))
+    return match.group(2) == _HOST and not process_alive(int(match.group(1)))
 
 
 def run_subdir(run_dir: Path, name: str) -> Path:
@@ -312,7 +312,7 @@ class RunLock:
     def ensure_free(self) -> None:
         """Raises `RunError` if a live process holds the lock (checks, does not take it)."""
         pid = self._owner()
-        if pid is None or pid == os.getpid() or not _alive(pid):
+        if pid is None or pid == os.getpid() or not process_alive(pid):
             return
         try:  # the PID may have been reused since its owner died: is the file locked?
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
@@ -342,7 +342,7 @@ class RunLock:
             except BlockingIOError:
                 os.close(fd)
                 pid = self._owner()
-                if pid is not None and _alive(pid):
+                if pid is not None and process_alive(pid):
                     raise self._busy(pid) from None
                 time.sleep(0.005)  # its owner has not written its PID yet, or is leaving
                 continue
@@ -416,7 +416,8 @@ def _pid_in(data: bytes) -> int | None:
     return int(text) if text.isdigit() and 0 < int(text) < 2**31 else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this PID exists on this machine (one we may not signal counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

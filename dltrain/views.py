@@ -5,7 +5,9 @@ The CLI calls one function per result; none of them computes anything.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any
 
 from dltrain import console
 from dltrain.errors import UsageError
@@ -139,3 +141,59 @@ def study_runs(study: str) -> None:
         raise UsageError(f"no runs of study {study!r}; start it with: dltrain tune CONFIG")
     columns = ["run", "role", "trial", "fold", "status", "value", "params"]
     console.table(f"Runs of study {study}", columns, rows)
+
+
+class StudyDisplay:
+    """`dltrain tune`'s `dltrain.tuning.Reporter`: a live table of a study's trials (all
+    workers', the newest `SHOWN`), and warnings for lost trials and missing plots."""
+
+    SHOWN = 15
+
+    def __init__(self):
+        self._stack = contextlib.ExitStack()
+        self._live = None
+
+    def trials_started(self, progress) -> None:
+        self._live = self._stack.enter_context(console.live(self._table(progress)))
+
+    def trial_changed(self, progress) -> None:
+        if self._live is not None:
+            self._live.update(self._table(progress))
+
+    def trials_ended(self) -> None:
+        self._live = None
+        self._stack.close()
+
+    def trials_lost(self, study: str, numbers: list[int]) -> None:
+        console.warn(
+            f"trial(s) {', '.join(map(str, numbers))} of study {study!r} were left running by "
+            "a worker that stopped; marked failed, and new trials replace them"
+        )
+
+    def plot_failed(self, study: str, filename: str, reason: str) -> None:
+        console.warn(f"no {filename} for study {study!r}: {reason}")
+
+    def _table(self, progress):
+        rows = []
+        for t in progress.rows[-self.SHOWN :]:
+            value = "" if t.value is None else f"{t.value:.4f}"
+            if t.cv_std is not None:
+                value += f" ± {t.cv_std:.4f}"
+            rows.append(
+                [
+                    str(t.number),
+                    "RUNNING (here)" if t.number == progress.running else t.state,
+                    value,
+                    *(_short(t.params.get(k, "")) for k in progress.keys),
+                    t.note[:80],
+                ]
+            )
+        return console.make_table(
+            f"Study {progress.study}: {progress.metric} ({progress.waiting} trial(s) waiting)",
+            ["trial", "state", progress.metric, *progress.keys, "note"],
+            rows,
+        )
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

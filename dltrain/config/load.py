@@ -177,21 +177,26 @@ def parse_override(item: str) -> tuple[Path_, Any]:
 def apply_overrides(data: dict, overrides: list[str], locator: Locator) -> dict:
     for item in overrides:
         path, value = parse_override(item)
-        node = data
-        for i, part in enumerate(path[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(
-                    f"cannot set {'.'.join(path)}: {'.'.join(path[: i + 1])} is not a section "
-                    f"(it is {child!r})",
-                    where=f"--set {shown(item)}",
-                )
-            node = child
-        node[path[-1]] = value
+        _put(data, path, value, f"--set {shown(item)}")
         locator.overrides[path] = item
     return data
+
+
+def _put(data: dict, path: Path_, value: Any, where: str) -> None:
+    """Sets `path` in `data`, creating (or filling a null) section on the way."""
+    node = data
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(
+                f"cannot set {'.'.join(map(str, path))}: {'.'.join(map(str, path[: i + 1]))} "
+                f"is not a section (it is {child!r})",
+                where=where,
+            )
+        node = child
+    node[path[-1]] = value
 
 
 def load_config(
@@ -207,7 +212,7 @@ def load_config(
         overrides: `key.path=value` strings applied after the file. Defaults to None.
         recorded: values dltrain itself sets after the overrides, as dotted key →
             (value, where it comes from for messages), e.g. a run's data path as
-            recorded in its dataset.json. Defaults to None.
+            recorded in its dataset.json, or a tuning trial's values. Defaults to None.
 
     Returns:
         The frozen, validated `ExperimentConfig`.
@@ -246,10 +251,7 @@ def load_config(
     data = apply_overrides(data, list(overrides or []), locator)
     for dotted, (value, origin) in (recorded or {}).items():
         keys = tuple(dotted.split("."))
-        node = data
-        for part in keys[:-1]:
-            node = node.setdefault(part, {})
-        node[keys[-1]] = value
+        _put(data, keys, value, origin)
         locator.origins[keys] = origin
     return validate(data, locator)
 
@@ -285,7 +287,7 @@ def _describe(error: dict, data: dict, locator: Locator) -> str:
     dotted = ".".join(str(p) for p in path) or "(top level)"
     hint = ""
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1], data)
+        allowed = allowed_keys(path[:-1], data)
         msg = f"unknown key {path[-1]!r}"
         hint = _did_you_mean(str(path[-1]), allowed)
         if allowed:
@@ -351,7 +353,7 @@ def _raw_path(loc: tuple, data: Any) -> Path_:
     return tuple(path)
 
 
-def _allowed_keys(path: Path_, data: Any) -> list[str]:
+def allowed_keys(path: Path_, data: Any) -> list[str]:
     """The keys the schema accepts at `path` (following discriminated unions)."""
     model: Any = ExperimentConfig
     raw = data

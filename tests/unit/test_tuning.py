@@ -3,6 +3,8 @@ sampling, trial configs, cross-validation folds and storage URLs."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,9 @@ from dltrain.config import load_config
 from dltrain.config.data import GroupSplit, RandomSplit, StratifiedSplit
 from dltrain.data import splits
 from dltrain.errors import ConfigError, UsageError
-from tests.conftest import BASIC_CONFIG, write_config
+from dltrain.tuning.storage import Tickets
+from dltrain.tuning.study import pruner as make_pruner
+from tests.conftest import BASIC_CONFIG, REPO, write_config
 
 SPACE = """
 tune:
@@ -158,16 +162,16 @@ def test_pruners_follow_the_config(tmp_path):
     import optuna
 
     cfg = _config(tmp_path)
-    assert isinstance(tuning._pruner(cfg), optuna.pruners.MedianPruner)
+    assert isinstance(make_pruner(cfg), optuna.pruners.MedianPruner)
     hyper = load_config(
         tmp_path / "exp.yaml",
         ["tune.pruner={name: hyperband, min_epochs: 1}", "tune.cv={folds: 3}"],
     )
-    pruner = tuning._pruner(hyper)
+    pruner = make_pruner(hyper)
     assert isinstance(pruner, optuna.pruners.HyperbandPruner)
     assert pruner._max_resource == hyper.train.epochs * 3  # steps run over every fold
     none = load_config(tmp_path / "exp.yaml", ["tune.pruner={name: none}"])
-    assert isinstance(tuning._pruner(none), optuna.pruners.NopPruner)
+    assert isinstance(make_pruner(none), optuna.pruners.NopPruner)
 
 
 def _waiting(study) -> int:
@@ -184,7 +188,7 @@ def test_a_worker_arriving_during_creation_adds_no_tickets(tmp_path):
     created = optuna.create_study(study_name="s", storage=storage)  # A, not yet claimed
     loaded = tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 4)  # B
     assert _waiting(loaded) == 4
-    assert tuning._raise_target(storage, created._study_id, 4) == 0  # A finds it done
+    assert Tickets(storage, created).raise_target(4) == 0  # A finds it done
     tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 3)  # lower: nothing added
     assert _waiting(loaded) == 4
     tuning.open_study(storage, "s", cfg, "val_loss", "minimize", 6)  # raised: two more
@@ -218,3 +222,65 @@ def test_concurrent_workers_agree_on_the_number_of_tickets(tmp_path):
         assert not errors
         study = optuna.load_study(study_name=name, storage=storage)
         assert _waiting(study) == 7 and study.user_attrs["target"] == 7
+
+
+def test_a_trial_value_under_a_null_section(tmp_path):
+    _config(tmp_path)
+    params = {"train.early_stopping.patience": 3}
+    cfg = tuning.trial_config(tmp_path / "exp.yaml", ["train.early_stopping=null"], params, 2)
+    assert cfg.train.early_stopping.patience == 3
+
+
+def test_a_trial_value_under_a_setting_names_the_trial(tmp_path):
+    _config(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        tuning.trial_config(tmp_path / "exp.yaml", [], {"train.epochs.x": 1}, 4)
+    assert "train.epochs is not a section" in info.value.message
+    assert info.value.where == "--set train.epochs.x=1 (tune trial 4)"
+
+
+PACKAGE = REPO / "dltrain" / "tuning"
+RULES = [  # (what, pattern, the only modules allowed to match)
+    ("prints",
+     re.compile(r"\bprint\(|^\s*(from|import) dltrain(\.console| import .*\bconsole\b)", re.M),
+     ()),
+    ("Optuna internals",
+     re.compile(r"optuna(\.\w+)*\._\w+|\._(pop_waiting_trial_id|study_id|trial_id|storage)\b"
+                r"|\.engine\b"),
+     ("storage.py",)),
+    ("calls into dltrain.training",
+     re.compile(r"^\s*(from|import) dltrain\.training\b", re.M), ("trial.py",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "pattern", "allowed"), RULES, ids=[r[0] for r in RULES])
+def test_tuning_package_boundaries(what, pattern, allowed):
+    modules = sorted(PACKAGE.glob("*.py"))
+    assert len(modules) >= 5, "dltrain/tuning/ is a package of modules"
+    hits = [
+        f"{path.relative_to(REPO)}:{text[: m.start()].count(chr(10)) + 1}"
+        for path in modules
+        if path.name not in allowed
+        for text in [path.read_text()]
+        for m in pattern.finditer(text)
+    ]
+    assert not hits, f"{what} outside {allowed or 'console.py'}: {hits}"
+
+
+def test_the_study_table_shows_this_workers_trial_and_the_spread_over_folds():
+    from rich.console import Console
+
+    from dltrain.views import StudyDisplay
+
+    rows = [
+        tuning.TrialRow(0, "COMPLETE", 0.5, 0.1, {"model.dropout": 0.123456}, ""),
+        tuning.TrialRow(1, "RUNNING", None, None, {"model.dropout": 0.3}, ""),
+        tuning.TrialRow(2, "FAIL", None, None, {}, "x" * 100),
+    ]
+    progress = tuning.Progress("s", "val_loss", ["model.dropout"], rows, waiting=3, running=1)
+    out = Console(record=True, width=200)
+    out.print(StudyDisplay()._table(progress))
+    text = out.export_text()
+    assert "Study s: val_loss (3 trial(s) waiting)" in text
+    assert "0.5000 ± 0.1000" in text and "0.1235" in text
+    assert "RUNNING (here)" in text and "x" * 80 in text and "x" * 81 not in text

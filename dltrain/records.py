@@ -238,7 +238,7 @@ class MetricValue(_Record):
     high: float | None = None
 
     def shown(self) -> str:
-        """"0.912 (0.850–0.960)", "0.912" without an interval, "n/a" when undefined."""
+        """ "0.912 (0.850–0.960)", "0.912" without an interval, "n/a" when undefined."""
         if self.value is None:
             return "n/a"
         if self.low is None:

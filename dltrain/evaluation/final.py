@@ -179,4 +179,3 @@ def _inputs(data, name: str):
 
     for path in data.shards(name):
         yield read_shard(path).x
-

@@ -105,9 +105,10 @@ def test_xla_under_determinism_resumes_bit_exactly(workdir, cli):
 
     make_notes(workdir / "notes.csv", per_class=24, words=7)
     config = write_config(workdir, NOTES)
+    before = tf_config.is_op_determinism_enabled()
     result = cli("train", config)
     assert result.exit_code == 0, result.output
-    assert tf_config.is_op_determinism_enabled()  # on again after the compile
+    assert tf_config.is_op_determinism_enabled() == before  # the run's setting is undone
     # epoch 2 again in a second model, compiled anew from the epoch-1 checkpoint
     resume_from_first_epoch(workdir, cli, "notes-1", "notes-copy")  # bit-exact, or fails
 
@@ -115,6 +116,7 @@ def test_xla_under_determinism_resumes_bit_exactly(workdir, cli):
 
     cfg = load_config(config)
     data = preprocess(cfg)
-    model = setup.new_model(cfg, "binary", data.transform, data.sample("train").y, 2, 12)
+    with framework.configured(cfg):
+        model = setup.new_model(cfg, "binary", data.transform, data.sample("train").y, 2, 12)
+        assert tf_config.is_op_determinism_enabled()  # on again after the compile
     assert model.jit_compile is True  # the runs above did use XLA, under op determinism
-    assert tf_config.is_op_determinism_enabled()

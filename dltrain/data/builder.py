@@ -48,41 +48,17 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         samples.table, cfg.target, cfg.task, cfg.positive_class, config, samples.where
     )
     groups = kind.group_values(config, samples)
-    split_column = cfg.split.column if cfg.split.method == "column" else None
-    parts = splitting.split_rows(
-        cfg.split,
-        n_rows=len(samples),
-        labels=target.labels,
-        groups=groups,
-        column=samples.table[split_column] if split_column else None,
-        seed=config.seed,
-        where_row=samples.where,
-        fold=fold,
-    )
-    if target.labels is not None:
-        splitting.check_classes_present(parts, target.labels, target.classes)
+    parts = _split(config, samples, target, groups, fold)
     transform = kind.fit(config, samples, parts["train"], target)
     shards = _Shards(
         kind, samples, transform, target, kind.targets(transform, samples, target), groups, folder
     )
+    size = kind.shard_size(config, samples)
     split_info = {
-        name: shards.write(
-            name, parts[name], [config.seed, number], kind.shard_size(config, samples)
-        )
+        name: shards.write(name, parts[name], [config.seed, number], size)
         for number, name in enumerate(splitting.SPLITS)
     }
-    audit = leakage_audit(
-        shards.hashes,
-        parts,
-        where_row=samples.where,
-        hash_description=kind.hash_description,
-        group_column=cfg.group,
-        labels=target.labels,
-        classes=target.classes,
-        groups=groups,
-        test_sha256=split_info["test"]["sha256"],
-        allow_duplicates=cfg.allow_duplicates,
-    )
+    audit = _audit(config, kind, samples, target, groups, parts, shards.hashes, split_info)
     transform.save(folder / "preprocessing.json")
     source, schema, tail = kind.describe(config, samples, transform, sha)
     return {
@@ -102,6 +78,41 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         "fitted_on": "train",
         **tail,
     }
+
+
+def _audit(config, kind, samples, target, groups, parts, hashes, split_info) -> dict:
+    """The leakage audit of the split (`audit.leakage_audit`), for the manifest."""
+    return leakage_audit(
+        hashes,
+        parts,
+        where_row=samples.where,
+        hash_description=kind.hash_description,
+        group_column=config.data.group,
+        labels=target.labels,
+        classes=target.classes,
+        groups=groups,
+        test_sha256=split_info["test"]["sha256"],
+        allow_duplicates=config.data.allow_duplicates,
+    )
+
+
+def _split(config, samples, target: targets.Targets, groups, fold) -> dict[str, np.ndarray]:
+    """The rows of train, val and test; every class must be in every split."""
+    cfg = config.data
+    split_column = cfg.split.column if cfg.split.method == "column" else None
+    parts = splitting.split_rows(
+        cfg.split,
+        n_rows=len(samples),
+        labels=target.labels,
+        groups=groups,
+        column=samples.table[split_column] if split_column else None,
+        seed=config.seed,
+        where_row=samples.where,
+        fold=fold,
+    )
+    if target.labels is not None:
+        splitting.check_classes_present(parts, target.labels, target.classes)
+    return parts
 
 
 @dataclass

@@ -16,6 +16,7 @@ import numpy as np
 
 from dltrain.data import inputfiles, tabular
 from dltrain.errors import DataError
+from dltrain.kinds.decoders import Decoders
 
 MAX_LISTED = tabular.MAX_LISTED
 FLOAT32_MAX = tabular.FLOAT32_MAX
@@ -216,9 +217,13 @@ class Batches:
         return len(self.index)
 
 
-def batches(path: Path, shape: tuple[int, ...], what: str, plural: str) -> Batches:
-    """The .npy/.npz given to `predict` (a file, or every one in a folder at any depth, hidden
-    ones skipped), each holding one sample or a batch of samples of the fitted `shape`.
+ARRAYS = (".npy", ".npz")
+
+
+def batches(path: Path, shape: tuple[int, ...], what: str, plural: str, records=()) -> Batches:
+    """The arrays given to `predict`: an .npy/.npz (a file, or every one in a folder at any
+    depth, hidden ones skipped) holding one sample or a batch of samples of the fitted
+    `shape`; and files of one sample each that a decoder of `records` reads.
 
     A file's array is one sample when it has the sample's dimensions, with or without the
     channel axis (a 2-D array is a batch of one-channel samples when `shape` has one
@@ -229,28 +234,42 @@ def batches(path: Path, shape: tuple[int, ...], what: str, plural: str) -> Batch
         shape: one sample's fitted shape, channels last.
         what: one sample in words ("signal", "volume").
         plural: samples in words ("series", "volume(s)").
+        records: the kind's decoders of other formats (one sample per file, channels
+            last), e.g. EDF records. Defaults to ().
 
     Raises:
-        DataError: no array, an array of other dimensions or not numbers, or samples with
-            NaN, infinite or too-large values (every one listed).
+        DataError: no array, an array of other dimensions or not numbers, a file its
+            decoder refuses, or samples with NaN, infinite or too-large values (every one
+            listed).
     """
-    if path.is_dir():
-        found = [
-            p
-            for p in inputfiles.regular_files(path, what="the folder")
-            if p.suffix.lower() in (".npy", ".npz") and not is_hidden(p.relative_to(path))
-        ]
-    else:
-        found = [path]
-    if not found:
-        raise DataError(f"no .npy or .npz files in {path}")
-    arrays = [_as_batch(open_array(file), file, shape, what) for file in found]
+    records = Decoders(records)
+    found, arrays, decoded_by = [], [], []
+    unreadable: list[str] = []
+    for file in _new_files(path, records):
+        decoder = None if file.suffix.lower() in ARRAYS else records.pick(file)
+        if decoder is None:
+            found.append(file)
+            arrays.append(_as_batch(open_array(file), file, shape, what))
+        else:
+            decoded = decoder.decode(file, str(file))  # its values are checked there
+            unreadable += decoded.problems
+            if decoded.sample is None:
+                continue
+            found.append(file)
+            arrays.append(np.asarray(decoded.sample)[None])
+        decoded_by.append(decoder)
+    if unreadable:
+        raise DataError(
+            f"{len(unreadable)} problem(s) in the files; fix or remove them:",
+            details=listed(unreadable),
+        )
     names = [f.name if path.is_file() else f.relative_to(path).as_posix() for f in found]
     index = [(f, r) for f, batch in enumerate(arrays) for r in range(len(batch))]
     out = Batches(found, names, arrays, index)
     bad, first = [], 0
-    for batch in arrays:
-        bad += nonfinite(batch, lambda r, first=first: out.where(first + r), per_item=True)
+    for batch, decoder in zip(arrays, decoded_by, strict=True):
+        if decoder is None:
+            bad += nonfinite(batch, lambda r, first=first: out.where(first + r), per_item=True)
         first += len(batch)
     if bad:
         raise DataError(
@@ -258,6 +277,20 @@ def batches(path: Path, shape: tuple[int, ...], what: str, plural: str) -> Batch
             details=listed(bad),
         )
     return out
+
+
+def _new_files(path: Path, records) -> list[Path]:
+    """The files of `batches`: `path` itself, or the arrays and records in the folder."""
+    if not path.is_dir():
+        return [path]
+    found = [
+        p
+        for p in inputfiles.regular_files(path, what="the folder")
+        if not is_hidden(p.relative_to(path)) and (p.suffix.lower() in ARRAYS or records.claims(p))
+    ]
+    if not found:
+        raise DataError(f"no .npy or .npz files in {path}")
+    return found
 
 
 def _as_batch(array, file: Path, shape: tuple[int, ...], what: str):

@@ -118,7 +118,7 @@ def gray_decoder(tmp_path, monkeypatch):
     sys.modules.pop("dltrain.kinds.images.decoders.gray", None)
 
 
-def images_config(folder: Path, data: str):
+def config_in(folder: Path, data: str):
     body = textwrap.indent(textwrap.dedent(data).strip(), "  ")
     kind = yaml.safe_load(data)["kind"]
     model = ARCHITECTURES.supporting(kind)[0]
@@ -134,7 +134,7 @@ def test_a_new_image_format_is_one_decoder_module(tmp_path, gray_decoder):
     Image.fromarray(np.full((4, 6), 200, dtype="uint8")).save(tmp_path / "img/b/2.png")
     gray(tmp_path / "img/b/headerless", 90)  # no suffix: recognised by its content
     (tmp_path / "img/b/notes.txt").write_text("not an image")
-    config = images_config(tmp_path, "kind: images\npath: img\nsize: [4, 6]")
+    config = config_in(tmp_path, "kind: images\npath: img\nsize: [4, 6]")
     images = kind_of("images")
     samples = images.read(config)
     assert samples.table["id"].tolist() == ["a/1.gray", "b/2.png", "b/headerless"]
@@ -150,7 +150,7 @@ def test_a_new_image_format_is_one_decoder_module(tmp_path, gray_decoder):
 def test_a_file_the_new_decoder_refuses_is_listed_with_its_reason(tmp_path, gray_decoder):
     gray(tmp_path / "img/a/1.gray", 40)
     (tmp_path / "img/a/2.gray").write_bytes(b"GRAY 6 four\n")
-    config = images_config(tmp_path, "kind: images\npath: img\ntarget: null")
+    config = config_in(tmp_path, "kind: images\npath: img\ntarget: null")
     with pytest.raises(DataError, match="1 image file") as info:
         kind_of("images").read(config)
     assert info.value.details == [f"{tmp_path / 'img/a/2.gray'}: not a GRAY image"]
@@ -184,3 +184,87 @@ def _no_target():
     from dltrain.data.targets import Targets
 
     return Targets("reconstruction", [], None, None)
+
+
+def test_data_paths_are_taken_from_the_working_directory_then_the_config_folder(
+    tmp_path, monkeypatch
+):
+    from dltrain.kinds.paths import resolve
+
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs/t.csv").write_text("a,y\n1,0\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    config_file = write_config(
+        tmp_path / "configs", "name: t\ndata: {kind: tabular, path: t.csv, target: y}\n"
+    )
+    config = load_config(config_file)
+    assert config.folder("data.path") == tmp_path / "configs"
+    assert resolve(config, "data.path") == tmp_path / "configs/t.csv"
+    (tmp_path / "cwd/t.csv").write_text("a,y\n1,0\n")
+    assert resolve(config, "data.path") == Path("t.csv")  # the working directory first
+    overridden = load_config(config_file, ["data.path=other.csv"])
+    assert overridden.folder("data.path") is None  # --set: the working directory only
+    (tmp_path / "configs/other.csv").write_text("a,y\n1,0\n")
+    assert resolve(overridden, "data.path") == Path("other.csv")
+
+
+# a new signal record format: training's folder layout and predict, through one module
+
+SIG_DECODER = '''
+"""A made-up record format for the test: one line per channel, values separated by spaces."""
+
+from pathlib import Path
+
+from dltrain.kinds.decoders import Decoded, Decoder
+
+
+class Sig(Decoder):
+    name = "sig"
+    suffixes = (".sig",)
+    formats = "SIG"
+
+    def decode(self, path: Path, where: str) -> Decoded:
+        import numpy as np
+
+        try:
+            lines = Path(path).read_text().splitlines()
+            rows = [[float(v) for v in line.split()] for line in lines]
+            return Decoded(np.asarray(rows, dtype="float64").T, [], {"sampling_rate": 100})
+        except ValueError as exc:
+            return Decoded(None, [f"{where}: not a SIG record ({exc})"])
+
+
+DECODER = Sig()
+'''
+
+
+def test_a_new_signal_format_is_one_decoder_module_for_training_and_predict(tmp_path, monkeypatch):
+    import dltrain.kinds.signals.decoders as signal_decoders
+
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "sig.py").write_text(textwrap.dedent(SIG_DECODER))
+    monkeypatch.setattr(signal_decoders, "__path__", [*signal_decoders.__path__, str(plugin)])
+    (tmp_path / "recs").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        values = np.round(rng.normal(size=(2, 5 + i)), 3)
+        (tmp_path / f"recs/r{i}.sig").write_text("\n".join(" ".join(map(str, v)) for v in values))
+    try:
+        signals = kind_of("signals")
+        config = config_in(
+            tmp_path, "kind: signals\npath: recs\ntarget: null\nlength: 7\nfit: resample"
+        )
+        samples = signals.read(config)
+        assert samples.table["id"].tolist() == [f"r{i}" for i in range(6)]
+        assert samples.shape == (7, 2)
+        transform = signals.fit(config, samples, np.arange(6), _no_target())
+        trained = signals.inputs(transform, samples, samples.load(np.arange(6)))
+        for path in (tmp_path / "recs", tmp_path / "recs/r3.sig"):
+            new = signals.read_new(path, config, transform)
+            x = signals.inputs(transform, new, new.load(np.arange(len(new))))
+            rows = [int(i.removesuffix(".sig")[1:]) for i in signals.sample_ids(new)]
+            assert np.array_equal(x, trained[rows])
+    finally:
+        sys.modules.pop("dltrain.kinds.signals.decoders.sig", None)

@@ -17,7 +17,8 @@ Layouts, told apart by `data.path`:
   extension; a labels file inside the folder is not a record.
 - predict: a CSV with one series per row (the `data.id` column optional: without it the
   ids are 1, 2, ...; no target, group or split columns); or an .npy/.npz, or a folder of
-  them, each holding one series or a batch of series (`files.batches`).
+  them, each holding one series or a batch of series (`files.batches`); or a record file
+  of another format a decoder reads (one series each), or a folder of them.
 
 Every record is checked before anything is written or predicted: NaN, infinite or too-
 large values, the wrong number of dimensions, a channel count different from most
@@ -104,7 +105,8 @@ def read_new(path: Path, config, transform) -> Samples:
         located, get, lengths = _from_table(_unlabelled(config), path, None, new=True)
         table, where, have = located.table, located.where, np.ones(len(lengths), dtype=int)
     else:
-        found = files.batches(path, (length, channels), "signal", "series")
+        records = [d for d in SIGNALS.decoders if not {".npy", ".npz", ".csv"} & set(d.suffixes)]
+        found = files.batches(path, (length, channels), "signal", "series", records)
         table = pd.DataFrame({"id": pd.Series(found.ids, dtype=object).astype(str)})
         where = found.where
         lengths = np.asarray([found.arrays[f].shape[1] for f, _ in found.index], dtype="int64")

@@ -9,7 +9,8 @@ Layouts, told apart by `data.path`:
   `dltrain.kinds.volumes.decoders` (`.npy` of shape (depth, height, width) or (depth,
   height, width, channels)); the labels CSV's id is the file name without its extension.
 - predict: an .npy/.npz, or a folder of them, each holding one volume or a batch of
-  volumes of the trained shape (`files.batches`).
+  volumes of the trained shape (`files.batches`); or a file of another format a decoder
+  reads (one volume each), or a folder of them.
 
 Every volume is checked before anything is written or predicted: NaN, infinite or too-large
 values, the wrong number of dimensions, and a shape different from most volumes' (from the
@@ -66,7 +67,8 @@ def read(config) -> Samples:
 def read_new(path: Path, config, transform) -> Samples:
     """New volumes for `predict`, of the trained shape (see the module docstring)."""
     shape = tuple(transform.shape)
-    found = files.batches(path, shape, "volume", "volume(s)")
+    records = [d for d in VOLUMES.decoders if not {".npy", ".npz"} & set(d.suffixes)]
+    found = files.batches(path, shape, "volume", "volume(s)", records)
     for f, batch in enumerate(found.arrays):
         if tuple(batch.shape[1:]) != shape:
             raise DataError(

@@ -98,9 +98,9 @@ def make_images(folder: Path, n: int, seed: int = 0) -> None:
 # looked up in its module at call time by the code that calls it, so replacing the
 # module attribute is enough.
 HOOKS = [
-    ("dltrain.data.sources", "read_samples", "read + check every image"),
+    ("dltrain.kinds", "read", "read + check every image"),
     ("dltrain.data.splits", "split_rows", "split"),
-    ("dltrain.data.arrays", "channel_stats", "channel statistics (train)"),
+    ("dltrain.kinds.arrays", "channel_stats", "channel statistics (train)"),
     ("dltrain.data.audit", "leakage_audit", "leakage audit"),
     ("dltrain.data.cache", "Processed.split", "Processed.split (load a sample)"),
     ("dltrain.training.fit", "preprocess", "cache lookup"),

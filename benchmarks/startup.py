@@ -151,7 +151,8 @@ def hashing(tmp: Path, gigabytes: float) -> None:
         f"name: big\nmodel: {{architecture: cnn}}\ndata:\n  kind: images\n  path: {folder}\n"
     )
     from dltrain.config import load_config
-    from dltrain.data.cache import sha256_files, source_files
+    from dltrain.data.cache import sha256_files
+    from dltrain.kinds.paths import source_files
 
     cfg = load_config(config)
     rates, bare = [], []

@@ -48,6 +48,18 @@ class Locator:
                 return f"{self.file}:{self.lines[path[:n]]}"
         return self.file
 
+    def folder(self, dotted: str | Path_) -> Path | None:
+        """The folder of the config file when the value at `dotted` was written in it;
+        None when a `--set` override or dltrain itself set it (relative to the working
+        directory only)."""
+        path = tuple(dotted.split(".")) if isinstance(dotted, str) else tuple(dotted)
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.origins or path[:n] in self.overrides:
+                return None
+            if path[:n] in self.lines:
+                break
+        return Path(self.file).parent
+
 
 def shown(item: str) -> str:
     """A `--set` item as quoted in a message: its start, if it is long."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, PrivateAttr, field_validator
@@ -52,3 +53,9 @@ class ExperimentConfig(Section):
     def where(self, dotted: str) -> str | None:
         """Where a setting came from: "file.yaml:LINE", "--set key=value", or None."""
         return self._locator.where(dotted) if self._locator is not None else None
+
+    def folder(self, dotted: str) -> Path | None:
+        """The folder of the config file a setting was written in: what a relative data path
+        in it is relative to. None for a `--set` value, a value dltrain set, or a config
+        built in code."""
+        return self._locator.folder(dotted) if self._locator is not None else None

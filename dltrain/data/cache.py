@@ -20,15 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from dltrain.config.schema import ExperimentConfig
-from dltrain.data import inputfiles, tabular, targets
-from dltrain.data import splits as splitting
-from dltrain.data.audit import HASH as AUDIT_HASH
-from dltrain.data.audit import leakage_audit, row_hashes
-from dltrain.data.transforms import TabularTransform
-from dltrain.errors import DataError, RunError
+from dltrain.data import inputfiles
+from dltrain.errors import RunError
 from dltrain.runs import left_behind, read_json, temp_tag, write_json
 
 CACHE_FORMAT = 3  # 2: manifest["audit"]; 3: shards <split>-NNNNN.npz, all kinds
@@ -128,7 +123,7 @@ class Processed:
 
     @property
     def transform(self):
-        from dltrain.data.arrays import load_transform
+        from dltrain.kinds import load_transform
 
         return load_transform(self.path / "preprocessing.json")
 
@@ -175,13 +170,6 @@ def fingerprint(
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def source_path(config: ExperimentConfig) -> Path:
-    """The data file, resolved against the working directory, then the config's folder."""
-    return tabular.resolve_data_path(
-        config.data.path, tabular.config_file(config.where("data.path"))
-    )
-
-
 def preprocess(config: ExperimentConfig, fold: tuple[int, int] | None = None) -> Processed:
     """Validates, splits, fits and writes the dataset, or finds it in the cache.
 
@@ -198,62 +186,19 @@ def preprocess(config: ExperimentConfig, fold: tuple[int, int] | None = None) ->
         DataError: bad rows or files, or an impossible split (nothing is written).
         ConfigError: a configured column is not in the data.
     """
-    if config.data.kind == "tabular":
-        source = source_path(config)
-        tabular.check_table_file(source, config.data, where=config.where("data.path"))
-        sha = sha256_file(source)
-    else:
-        sha = sha256_files(source_files(config))
+    from dltrain.data.builder import build
+    from dltrain.kinds import kind_of
+
+    kind = kind_of(config.data.kind)
+    sha = kind.source_sha(config)
     folder = cache_root() / f"{config.name}-{fingerprint(config, sha, fold)}"
     manifest_path = folder / "manifest.json"
     if manifest_path.exists():
         return Processed(folder, read_json(manifest_path), hit=True)
     with _building(folder) as tmp:
-        if config.data.kind == "tabular":
-            manifest, arrays, transform = build(config, source, sha, fold)
-            for name, parts in arrays.items():
-                np.savez(tmp / f"{name}-00000.npz", **parts)
-            transform.save(tmp / "preprocessing.json")
-        else:
-            from dltrain.data.arrays import build_arrays
-            from dltrain.data.sources import read_samples
-
-            manifest = build_arrays(config, read_samples(config), sha, tmp, fold)
+        manifest = build(config, kind, kind.read(config), sha, tmp, fold)
         write_json(tmp / "manifest.json", manifest)  # last: its presence means complete
     return Processed(folder, manifest, hit=False)
-
-
-def source_files(config: ExperimentConfig) -> list[Path]:
-    """Every file under data.path (and the labels file): what the fingerprint covers.
-
-    Raises:
-        DataError: data.path or data.labels missing or not a regular file or folder, or an
-            entry under data.path that is not a regular file (a FIFO, a socket, a device, a
-            broken link): every one listed, before any file is read.
-    """
-    cfg = config.data
-    where = tabular.config_file(config.where("data.path"))
-    root = tabular.resolve_data_path(cfg.path, where)
-    if not root.exists():
-        raise DataError(
-            f"data not found: {root}. Check data.path ({config.where('data.path')}); relative "
-            "paths are taken from the working directory or the config's folder"
-        )
-    if root.is_dir():
-        files = inputfiles.regular_files(root)
-    else:
-        inputfiles.check(
-            root, fix=f"point data.path ({config.where('data.path')}) at a file or folder of files"
-        )
-        files = [root]
-    if getattr(cfg, "labels", None):
-        labels_at = config.where("data.labels")
-        labels = tabular.resolve_data_path(cfg.labels, tabular.config_file(labels_at))
-        if not labels.exists() and not labels.is_symlink():
-            raise DataError(f"labels file not found: {labels}. Check data.labels ({labels_at})")
-        inputfiles.check(labels, fix=f"point data.labels ({labels_at}) at a CSV file")
-        files.append(labels)
-    return files
 
 
 def sha256_files(files: list[Path]) -> str:
@@ -314,124 +259,3 @@ def _remove_left_behind(root: Path) -> None:
         with contextlib.suppress(OSError):
             if left_behind(path.name, untagged=path.stat().st_mtime < day_ago):
                 shutil.rmtree(path)
-
-
-def load_labelled(config: ExperimentConfig, source: Path):
-    """Reads a table and checks the columns and rows that every split needs."""
-    cfg = config.data
-    frame = tabular.read_table(source, cfg, where=config.where("data.path"))
-    columns = tabular.assign_columns(frame, cfg, config.where)
-    tabular.missing_rows(frame, cfg.target, source, "target")
-    if columns.group:
-        tabular.missing_rows(frame, columns.group, source, "group")
-    tabular.numeric_values(frame, columns.numeric, source)  # lists every bad cell now
-    return frame, columns
-
-
-def build(config: ExperimentConfig, source: Path, sha: str, fold=None):
-    """Reads and validates the table, splits it and fits preprocessing on train only."""
-    cfg = config.data
-    frame, columns = load_labelled(config, source)
-    encoded = targets.encode(
-        frame,
-        cfg.target,
-        cfg.task,
-        cfg.positive_class,
-        config,
-        lambda row: tabular.row_where(source, row),
-    )
-    task, classes, labels = encoded.task, encoded.classes, encoded.labels
-    groups = frame[columns.group].astype("string").to_numpy() if columns.group else None
-    parts = splitting.split_rows(
-        cfg.split,
-        n_rows=len(frame),
-        labels=labels,
-        groups=groups,
-        column=frame[columns.split] if columns.split else None,
-        seed=config.seed,
-        where_row=lambda i: tabular.row_where(source, i),
-        fold=fold,
-    )
-    if labels is not None:
-        splitting.check_classes_present(parts, labels, classes)
-    train = frame.iloc[parts["train"]]
-    transform = TabularTransform.fit(train, columns, cfg, task, classes, source)
-    arrays = {}
-    split_info = {}
-    for name, rows in parts.items():
-        x, _ = transform.features(frame.iloc[rows], source)
-        y = transform.labels(frame.iloc[rows], source)
-        arrays[name] = {
-            "x": x,
-            "y": y,
-            "rows": rows.astype("int64"),
-            "ids": _ids(frame, columns.id, rows),
-        }
-        if groups is not None:
-            arrays[name]["groups"] = groups[rows].astype(str)
-        info = {
-            "rows": int(len(rows)),
-            "sha256": split_hash(rows, x, y),
-            "shard_sizes": [int(len(rows))],
-        }
-        if labels is not None:
-            counts = np.bincount(labels[rows], minlength=len(classes))
-            info["class_counts"] = {c: int(n) for c, n in zip(classes, counts, strict=True)}
-        if groups is not None:
-            info["groups"] = int(len(np.unique(groups[rows])))
-        split_info[name] = info
-    audit = leakage_audit(
-        row_hashes(frame, columns, source),
-        parts,
-        where_row=lambda i: tabular.row_where(source, i),
-        hash_description=AUDIT_HASH,
-        group_column=columns.group,
-        labels=labels,
-        classes=classes,
-        groups=groups,
-        test_sha256=split_info["test"]["sha256"],
-        allow_duplicates=cfg.allow_duplicates,
-    )
-    missing = {
-        c: int(n)
-        for c, n in frame[list(columns.numeric + columns.categorical)].isna().sum().items()
-        if n
-    }
-    manifest = {
-        "format": CACHE_FORMAT,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "name": config.name,
-        "kind": "tabular",
-        "source": {
-            "path": str(source.resolve()),
-            "sha256": sha,
-            "bytes": source.stat().st_size,
-            "rows": int(len(frame)),
-        },
-        "task": task,
-        "classes": classes,
-        "positive_class": classes[-1] if task == "binary" else None,
-        "columns": {
-            "numeric": list(columns.numeric),
-            "categorical": list(columns.categorical),
-            "target": columns.target,
-            "group": columns.group,
-            "id": columns.id,
-            "split": columns.split,
-        },
-        "features": transform.feature_names,
-        "missing_values": missing,
-        "split": {"method": cfg.split.method, "seed": config.seed, **split_info},
-        **({"fold": {"index": fold[0], "folds": fold[1]}} if fold else {}),
-        "audit": audit,
-        "statistics": "preprocessing.json",
-        "fitted_on": "train",
-    }
-    return manifest, arrays, transform
-
-
-def _ids(frame: pd.DataFrame, id_column: str | None, rows: np.ndarray) -> np.ndarray:
-    """Sample ids for predictions: the id column, or 1-based row numbers."""
-    if id_column is None:
-        return (rows + 1).astype(str)
-    return frame[id_column].iloc[rows].astype("string").fillna("").to_numpy().astype(str)

@@ -38,7 +38,11 @@ class Columns:
 
 
 def resolve_data_path(path: str, config_file: str | None) -> Path:
-    """The data path as written, relative to the working directory or else to the config."""
+    """The data path as written, relative to the working directory or else to the config.
+
+    Only `dltrain.tuning` (best.yaml) still calls this and `config_file`; dltrain resolves
+    data paths with `dltrain.kinds.paths.resolve`, from the config's own folder.
+    """
     candidate = Path(path).expanduser()
     if candidate.is_absolute() or candidate.exists() or config_file is None:
         return candidate

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dltrain import tasks
 from dltrain.data import tabular
 from dltrain.errors import ConfigError, DataError
 
@@ -35,7 +36,7 @@ class Targets:
 
     @property
     def positive_class(self) -> str | None:
-        return self.classes[-1] if self.task == "binary" else None
+        return self.classes[-1] if tasks.get(self.task).chooses_threshold else None
 
 
 def encode(
@@ -52,7 +53,7 @@ def encode(
         where_row: sample index → location, for messages.
     """
     if target is None:
-        return Targets("reconstruction", [], None, None)
+        return Targets(tasks.Reconstruction.name, [], None, None)
     if isinstance(target, list):
         return _multilabel(table, target, where_row)
     if requested == "multilabel":
@@ -63,7 +64,7 @@ def encode(
         )
     column = table[target]
     task = tabular.infer_task(column, requested)
-    if task == "regression":
+    if tasks.get(task).standardised:
         values = pd.to_numeric(column.astype("string").str.strip(), errors="coerce")
         numbers = values.to_numpy(dtype="float64", na_value=np.nan)
         bad = np.flatnonzero(~np.isfinite(numbers))

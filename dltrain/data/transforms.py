@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dltrain import tasks
 from dltrain.config.data import TabularData
 from dltrain.data.tabular import (
     MAX_LISTED,
@@ -92,7 +93,7 @@ class TabularTransform:
             t.scale[name] = scale if scale > 0 else 1.0
         for name in columns.categorical:
             t.categories[name] = sorted(set(_category_text(train[name]).tolist()))
-        if task == "regression":
+        if tasks.get(task).standardised:
             y = pd.to_numeric(train[columns.target], errors="coerce").to_numpy(dtype="float64")
             t.target_mean = float(np.mean(y))
             t.target_std = float(np.std(y)) or 1.0
@@ -136,7 +137,7 @@ class TabularTransform:
     def labels(self, frame: pd.DataFrame, source: Path) -> np.ndarray:
         """Target as class indices (int32) or standardised values (float32)."""
         column = frame[self.target]
-        if self.task == "regression":
+        if tasks.get(self.task).standardised:
             text = column.astype("string").str.strip()
             y = pd.to_numeric(text, errors="coerce")
             bad = np.flatnonzero((y.isna() | np.isinf(y.astype("float64"))).to_numpy())

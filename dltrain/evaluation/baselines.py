@@ -43,7 +43,7 @@ def _predictor(task, model):
 def flat_inputs(x: np.ndarray, transform):
     """Inputs as a 2-D matrix for scikit-learn baselines (bag of words for text)."""
     if getattr(transform, "kind", "tabular") == "text":
-        from dltrain.data.arrays import bag_of_words
+        from dltrain.kinds.text.vocabulary import bag_of_words
 
         return bag_of_words(x, len(transform.vocabulary) + 2)
     return np.asarray(x, dtype="float32").reshape(len(x), -1)

@@ -59,16 +59,15 @@ def source_record(config: ExperimentConfig, manifest: dict) -> dict:
     The cache is shared by every run on the same data, so its own record of the path
     is whoever built it first; a run records its own.
     """
-    from dltrain.data.cache import source_path
-    from dltrain.data.readers import common
+    from dltrain.kinds import paths
 
     source = {k: v for k, v in manifest["source"].items() if k not in ("path", "labels")}
     source["path"] = config.data.path
     if config.data.kind == "tabular":
-        resolved = {"path": str(source_path(config).resolve())}
+        resolved = {"path": str(paths.resolve(config, "data.path").resolve())}
     else:
-        resolved = {"path": str(common.data_path(config).resolve())}
-        labels = common.labels_path(config)
+        resolved = {"path": str(paths.data_path(config).resolve())}
+        labels = paths.labels_path(config)
         if labels is not None:
             source["labels"] = config.data.labels
             resolved["labels"] = str(labels.resolve())

@@ -63,14 +63,10 @@ def class_weights(config: ExperimentConfig, task: str, y: np.ndarray, n_classes:
 
 
 def input_spec(transform, kind: str) -> InputSpec:
-    """What the architecture receives: the normalised sample shape, and the vocabulary."""
-    if kind == "tabular":
-        return InputSpec((len(transform.feature_names),), "tabular")
-    if kind == "text":
-        return InputSpec(
-            tuple(transform.shape), "text", vocab_size=len(transform.vocabulary) + 2, dtype="int32"
-        )
-    return InputSpec(tuple(transform.shape), kind)
+    """What the architecture receives (the data kind's `input_spec`)."""
+    from dltrain.kinds import kind_of
+
+    return kind_of(kind).input_spec(transform)
 
 
 def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes: int, steps=None):
@@ -79,32 +75,25 @@ def new_model(config: ExperimentConfig, task: str, transform, y_train, n_classes
     `steps`, the training steps the model is built for (None: a long run), decides
     `jit_compile: auto` (XLA's compile time pays off only over enough steps).
 
-    For images, signals and volumes the architecture is wrapped: random augmentation
-    (training only) and a Normalization layer with the training split's per-channel
-    mean and variance come first, so the saved model carries its own preprocessing.
+    The data kind's layers come before the architecture (`DataKind.layers`): for images,
+    signals and volumes random augmentation (training only) and a Normalization layer with
+    the training split's per-channel mean and variance, so the saved model carries its
+    own preprocessing.
     """
     import keras
 
-    kind = config.data.kind
-    spec = input_spec(transform, kind)
-    core = build_model(config.model, spec, output_spec(task, y_train, n_classes))
-    if kind in ("images", "signals", "volumes"):
-        from dltrain.training.augment import layers_for
+    from dltrain.kinds import kind_of
 
-        before, after = layers_for(kind, config.data.augment, config.seed)
+    kind = kind_of(config.data.kind)
+    spec = kind.input_spec(transform)
+    core = build_model(config.model, spec, output_spec(task, y_train, n_classes))
+    front = kind.layers(transform, config.data, config.seed)
+    if front:
         inp = keras.Input(spec.shape, name="inputs")
         x = inp
-        for layer in before:
+        for layer in front:
             x = layer(x)
-        x = keras.layers.Normalization(
-            axis=-1,
-            mean=transform.channel_mean,
-            variance=transform.channel_var,
-            name="normalization",
-        )(x)
-        for layer in after:
-            x = layer(x)
-        model = keras.Model(inp, core(x), name=f"{config.model.architecture}_{kind}")
+        model = keras.Model(inp, core(x), name=f"{config.model.architecture}_{kind.name}")
     else:
         model = core
     jit = jit_compile(config, steps)

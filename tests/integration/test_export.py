@@ -79,7 +79,7 @@ def _inputs(kind: str, folder: Path, root: Path) -> tuple[np.ndarray, Path]:
         make_table(n=15, seed=7).drop(columns="outcome").to_csv(new, index=False)
         t = TabularTransform.load(folder / "preprocessing.json")
         return t.features(pd.read_csv(new), new)[0], new
-    from dltrain.data.readers.images import pixels
+    from dltrain.kinds.images.reader import pixels
 
     manifest = json.loads((folder / "export.json").read_text())
     _, h, w, c = manifest["input"]["shape"]

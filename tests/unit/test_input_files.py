@@ -32,9 +32,10 @@ from typer.testing import CliRunner
 from dltrain.cli import app
 from dltrain.config import load_config
 from dltrain.data import cache
-from dltrain.data.sources import read_samples
 from dltrain.errors import DataError
-from dltrain.evaluation import arrays
+from dltrain.kinds import kind_of
+from dltrain.kinds import read as read_samples
+from dltrain.kinds.paths import source_files
 from dltrain.models import ARCHITECTURES
 from tests.conftest import write_config
 
@@ -279,18 +280,18 @@ def test_the_fingerprint_refuses_what_it_cannot_read_before_reading(tmp_path):
     sock = special(tmp_path / "img/a/.s", "socket")  # hidden: still in the folder, refused
     config = load_config(experiment(tmp_path, "kind: images\npath: img"))
     with runaway_guard(), pytest.raises(DataError) as info:
-        cache.source_files(config)
+        source_files(config)
     assert info.value.details == [f"{sock}: {KINDS['socket']}"]
 
 
 # predict and evaluate inputs
 
 
-def fake_run(kind: str, shape: tuple[int, ...]):
-    """The parts of a finished run that `arrays.unlabelled` reads (no model is needed)."""
+def read_new(kind: str, shape: tuple[int, ...], path: Path):
+    """`predict`'s reading of `path` for a run of `kind` fitted to `shape` (no model needed)."""
     transform = SimpleNamespace(kind=kind, shape=shape, info={"fit": "pad"})
-    data = SimpleNamespace(size=list(shape[:2]), text="note")
-    return SimpleNamespace(transform=transform, config=SimpleNamespace(data=data))
+    config = SimpleNamespace(data=SimpleNamespace(size=list(shape[:2]), text="note", id="id"))
+    return kind_of(kind).read_new(path, config, transform)
 
 
 @pytest.mark.parametrize(
@@ -307,7 +308,7 @@ def test_predict_refuses_an_input_that_is_not_a_regular_file(
 ):
     path = special(tmp_path / name, special_kind)
     with runaway_guard(), pytest.raises(DataError) as info:
-        arrays.unlabelled(fake_run(kind, shape), path)
+        read_new(kind, shape, path)
     assert info.value.message.startswith(f"{KINDS[special_kind]}; give predict a file")
 
 
@@ -315,7 +316,7 @@ def test_predict_lists_a_fifo_in_an_input_folder(tmp_path):
     image(tmp_path / "in/a.png")
     fifo = special(tmp_path / "in/b.png", "fifo")
     with runaway_guard(), pytest.raises(DataError) as info:
-        arrays.unlabelled(fake_run("images", (4, 4, 1)), tmp_path / "in")
+        read_new("images", (4, 4, 1), tmp_path / "in")
     assert info.value.details == [f"{fifo}: {KINDS['fifo']}"]
 
 
@@ -416,7 +417,7 @@ def test_an_npz_member_is_checked_from_its_header_before_it_is_loaded(tmp_path):
         "dltrain's limit of 4 GiB"
     )
     with runaway_guard(), pytest.raises(DataError) as info:
-        arrays.unlabelled(fake_run("signals", (4, 1)), path)
+        read_new("signals", (4, 1), path)
     assert "over dltrain's limit of 4 GiB" in info.value.message
 
 
@@ -476,7 +477,7 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path, huge
 
 def test_predict_refuses_an_image_over_the_pixel_limit(huge_png):
     with runaway_guard(), pytest.raises(DataError) as info:
-        arrays.unlabelled(fake_run("images", (4, 4, 1)), huge_png)
+        read_new("images", (4, 4, 1), huge_png)
     assert info.value.details == [
         f"{huge_png}: is 13000 x 13000 = 169,000,000 pixels; over dltrain's limit of "
         "67,108,864 pixels (64 megapixels) per image, so it is not decoded (that would take "

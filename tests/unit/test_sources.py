@@ -14,9 +14,9 @@ import yaml
 from PIL import Image
 
 from dltrain.config import load_config
-from dltrain.data.readers import common
-from dltrain.data.sources import read_samples
 from dltrain.errors import ConfigError, DataError
+from dltrain.kinds import files, kind_of
+from dltrain.kinds import read as read_samples
 from dltrain.models import ARCHITECTURES
 from tests.conftest import REPO, write_config
 
@@ -373,10 +373,10 @@ def test_signals_npy_with_labels_in_any_order(tmp_path):
 
 def test_npy_is_memory_mapped_and_never_unpickled(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((3, 4)))
-    assert isinstance(common.open_array(tmp_path / "x.npy"), np.memmap)
+    assert isinstance(files.open_array(tmp_path / "x.npy"), np.memmap)
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(DataError, match="cannot read the file as a NumPy array"):
-        common.open_array(tmp_path / "objects.npy")
+        files.open_array(tmp_path / "objects.npy")
 
 
 def test_signals_multichannel_npz_and_row_ids_that_do_not_match(tmp_path):
@@ -700,19 +700,25 @@ def test_volume_files_and_labels_that_do_not_match(tmp_path):
 # dispatcher
 
 
-def test_tabular_is_not_read_here(tmp_path):
-    (tmp_path / "t.csv").write_text("a,y\n1,0\n")
+def test_each_kind_reads_through_the_registry(tmp_path):
+    (tmp_path / "t.csv").write_text("a,y\n1,0\n2,1\n")
     config = load_config(
         write_config(tmp_path, "name: t\ndata: {kind: tabular, path: t.csv, target: y}\n")
     )
-    with pytest.raises(ValueError, match="tabular"):
-        read_samples(config)
+    samples = read_samples(config)
+    assert samples.kind == "tabular" and samples.table["a"].tolist() == [1, 2]
+    assert samples.where(1) == f"{tmp_path / 't.csv'}:3"
+    with pytest.raises(LookupError, match="unknown data kind 'tables'. Did you mean 'tabular'"):
+        kind_of("tables")
 
 
 def test_readers_do_not_import_tensorflow():
     code = (
-        "import sys, dltrain.data.sources\n"
-        "from dltrain.data.readers import images, signals, text, volumes\n"
+        "import sys, dltrain.kinds\n"
+        "from dltrain.kinds.images import reader\n"
+        "from dltrain.kinds.signals import reader\n"
+        "from dltrain.kinds.text import reader\n"
+        "from dltrain.kinds.volumes import reader\n"
         "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -71,7 +71,7 @@ def check_inputs(run) -> tuple[np.ndarray, str]:
     t = run.transform
     spec = run.model.inputs[0]
     dtype = "int32" if "int" in str(spec.dtype) else "float32"
-    cache = Path(run.dataset.get("cache", ""))
+    cache = Path(run.dataset.cache or "")
     shards = sorted(cache.glob("test-*.npz")) if cache.is_dir() else []
     if shards:
         parts, have = [], 0

@@ -17,7 +17,7 @@ def describe(run, fmt: ExportFormat, model, check: Agreement) -> dict:
     task = run.task
     standardised = tasks.get(task).standardised
     spec = model.inputs[0]
-    classes = run.metrics.get("classes", [])
+    classes = run.metrics.classes
     return {
         "format": fmt.name,
         "file": fmt.artifact,
@@ -41,10 +41,10 @@ def describe(run, fmt: ExportFormat, model, check: Agreement) -> dict:
         )
         + INSIDE[kind][-1:],
         "sidecar": {"file": "preprocessing.json", "before_the_model": sidecar_steps(run)},
-        "output": output_meaning(task, classes, run.metrics.get("positive_class")),
+        "output": output_meaning(task, classes, run.metrics.positive_class),
         "classes": classes,
-        "positive_class": run.metrics.get("positive_class"),
-        "threshold": run.metrics.get("threshold"),
+        "positive_class": run.metrics.positive_class,
+        "threshold": run.metrics.threshold,
         "target_mean": getattr(t, "target_mean", None) if standardised else None,
         "target_std": getattr(t, "target_std", None) if standardised else None,
         "check": {
@@ -66,43 +66,9 @@ INSIDE = {
 
 def sidecar_steps(run) -> list[str]:
     """What a caller must do to raw data before the model, as `dltrain predict` does it."""
-    t = run.transform
-    kind = run.config.data.kind
-    if kind == "tabular":
-        return [
-            "read the table; numeric columns: fill missing values with the stored fill values "
-            "(+ a 0/1 missing indicator where stored), then standardise with the stored "
-            "mean and scale; categorical columns: one-hot over the stored categories "
-            "(unseen: all zeros)",
-            f"order the {len(t.feature_names)} features as 'feature_names' in preprocessing.json",
-            "dltrain.data.transforms.TabularTransform.load('preprocessing.json').features(frame, "
-            "path) does exactly this",
-        ]
-    if kind == "images":
-        h, w, c = t.shape
-        return [
-            f"decode PNG/JPEG, apply EXIF orientation, convert to "
-            f"{'RGB' if c == 3 else 'grayscale'}, resize bilinearly to {h}x{w} "
-            "(aspect ratio not kept)",
-            f"float32 pixel values 0..255, shape (batch, {h}, {w}, {c})",
-            "dltrain.data.readers.images.pixels(file, size, rgb) does exactly this",
-        ]
-    if kind == "signals":
-        length, channels = t.shape
-        return [
-            f"series of shape (batch, {length}, {channels}), float32",
-            f"bring each series to {length} samples as in training "
-            f"({t.info.get('fit', 'pad')}: pad = zero-pad or cut the end, crop = cut the end, "
-            "resample = linear interpolation)",
-        ]
-    if kind == "volumes":
-        return [f"volumes of shape (batch, {', '.join(map(str, t.shape))}), float32, unresized"]
-    return [
-        f"token ids (int32) of length {t.max_length}: keras.layers.TextVectorization("
-        f"vocabulary=preprocessing.json's 'vocabulary', output_sequence_length={t.max_length}, "
-        f"ngrams={t.ngrams if t.ngrams > 1 else None}); 0 = padding, 1 = unknown word",
-        "dltrain.data.arrays.vectorize(ArrayTransform, texts) does exactly this",
-    ]
+    from dltrain.kinds import kind_of
+
+    return kind_of(run.config.data.kind).sidecar(run.transform)
 
 
 def output_meaning(task: str, classes: list[str], positive: str | None) -> str:

@@ -11,19 +11,25 @@ Layouts, told apart by `data.path`:
   columns if configured; every other column is a value of the series, in file order (one
   channel). A row may end early (empty trailing cells): its series is shorter. An empty
   cell inside a series is an error.
-- a folder with one file per record (top level only): `.npy` of shape (length,) or
-  (length, channels), or `.csv` with one column per channel (a header line is detected:
-  a first line that is not all numbers). The labels CSV's id is the file name without its
+- a folder with one file per record (top level only), in a format of
+  `dltrain.kinds.signals.decoders` (`.npy` of shape (length,) or (length, channels), `.csv`
+  with one column per channel). The labels CSV's id is the file name without its
   extension; a labels file inside the folder is not a record.
+- predict: a CSV with one series per row (the `data.id` column optional: without it the
+  ids are 1, 2, ...; no target, group or split columns); or an .npy/.npz, or a folder of
+  them, each holding one series or a batch of series (`files.batches`); or a record file
+  of another format a decoder reads (one series each), or a folder of them.
 
-Every record is checked before anything is written: NaN, infinite or too-large values,
-the wrong number of dimensions, a channel count different from most records', a series
-shorter than 2 values; all are listed, with the file (and row) and the reason.
+Every record is checked before anything is written or predicted: NaN, infinite or too-
+large values, the wrong number of dimensions, a channel count different from most
+records' (from the trained one, in predict), a series shorter than 2 values; all are
+listed, with the file (and row) and the reason.
 
 Length (`load` gives float32 (k, length, channels)): `data.length`, or the longest series
-of the whole dataset (recorded in `info`), reached by `data.fit`: `pad` zero-pads or crops
-the end; `crop` crops the end and refuses shorter series (listing them); `resample`
-interpolates linearly (np.interp per channel) from the series' own length.
+of the whole dataset (recorded in `info`); in predict the trained length. It is reached by
+`data.fit`: `pad` zero-pads or crops the end; `crop` crops the end and refuses shorter
+series (listing them); `resample` interpolates linearly (np.interp per channel) from the
+series' own length.
 """
 
 from __future__ import annotations
@@ -33,30 +39,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dltrain.data import inputfiles, tabular
-from dltrain.data.readers import common
-from dltrain.data.sources import Samples
+from dltrain.data import tabular
 from dltrain.errors import ConfigError, DataError
+from dltrain.kinds import files, labels, paths
+from dltrain.kinds.base import Samples
+from dltrain.kinds.signals import SIGNALS
 
 ARRAY_SUFFIXES = {".npy", ".npz"}
-RECORD_SUFFIXES = {".npy", ".csv"}
 
 
 def read(config) -> Samples:
     """Finds and checks every series; see the module docstring for the layouts."""
     cfg = config.data
-    root = common.data_path(config)
-    labels_file = common.labels_path(config)
+    root = paths.data_path(config)
+    labels_file = paths.labels_path(config)
     suffix = root.suffix.lower()
     if root.is_dir():
         layout, located, get, lengths, channels = _from_files(config, root, labels_file)
-        files = [*located.paths]
+        source_files = [*located.paths]
     elif suffix in ARRAY_SUFFIXES:
         layout, located, get, lengths, channels = _from_array(config, root, labels_file)
-        files = [root]
+        source_files = [root]
     elif suffix == ".csv":
-        layout, located, get, lengths, channels = _from_table(config, root, labels_file)
-        files = [root]
+        located, get, lengths = _from_table(config, root, labels_file)
+        layout, channels, source_files = "table", 1, [root]
     else:
         raise DataError(
             f"data.path {root} is not a folder, an .npy/.npz array or a .csv file; signals come "
@@ -65,18 +71,78 @@ def read(config) -> Samples:
             where=config.where("data.path"),
         )
     if located.labels is not None:
-        files.append(located.labels)
+        source_files.append(located.labels)
     length = cfg.length if cfg.length is not None else int(lengths.max())
     if cfg.fit == "crop":
-        short = np.flatnonzero(lengths < length)
-        if len(short):
-            raise DataError(
-                f"{len(short)} series are shorter than data.length {length}, and data.fit is "
-                "crop (which only shortens); use fit: pad or fit: resample, or a smaller "
-                "data.length:",
-                details=common.listed([f"{located.where(i)}: {lengths[i]} values" for i in short]),
-            )
-    how = cfg.fit
+        _refuse_shorter(
+            lengths,
+            length,
+            located.where,
+            f"series are shorter than data.length {length}, and data.fit is crop (which only "
+            "shortens); use fit: pad or fit: resample, or a smaller data.length:",
+        )
+    info = {
+        "layout": layout,
+        "records": len(lengths),
+        "channels": int(channels),
+        "length": int(length),
+        "length_from": "data.length" if cfg.length is not None else "longest series",
+        "fit": cfg.fit,
+        "original_length": files.summary(lengths),
+        "shorter": int(np.sum(lengths < length)),
+        "longer": int(np.sum(lengths > length)),
+        "ignored_files": int(located.ignored),
+    }
+    table = located.table
+    return _samples(table, located.where, get, (length, channels), cfg.fit, source_files, info)
+
+
+def read_new(path: Path, config, transform) -> Samples:
+    """New series for `predict`, brought to the trained length (see the module docstring)."""
+    length, channels = transform.shape
+    how = transform.info.get("fit", "pad")
+    if path.is_file() and path.suffix.lower() == ".csv":
+        located, get, lengths = _from_table(_unlabelled(config), path, None, new=True)
+        table, where, have = located.table, located.where, np.ones(len(lengths), dtype=int)
+    else:
+        records = [d for d in SIGNALS.decoders if not {".npy", ".npz", ".csv"} & set(d.suffixes)]
+        found = files.batches(path, (length, channels), "signal", "series", records)
+        table = pd.DataFrame({"id": pd.Series(found.ids, dtype=object).astype(str)})
+        where = found.where
+        lengths = np.asarray([found.arrays[f].shape[1] for f, _ in found.index], dtype="int64")
+        have = np.asarray([found.arrays[f].shape[2] for f, _ in found.index], dtype="int64")
+
+        def get(i: int) -> np.ndarray:
+            return np.asarray(found.row(i), dtype="float64")
+
+    wrong = np.flatnonzero(have != channels)
+    if len(wrong):
+        raise DataError(
+            f"series have {have[wrong[0]]} channel(s); the model was trained on {channels}",
+            where=where(int(wrong[0])),
+        )
+    if how == "crop":
+        _refuse_shorter(
+            lengths,
+            length,
+            where,
+            f"series are shorter than the trained length {length} (data.fit: crop pads nothing):",
+        )
+    return _samples(table, where, get, (length, channels), how, [path], {})
+
+
+def _unlabelled(config):
+    """The run's config for new data: no labels, target, group or split column."""
+    from dltrain.config.data import RandomSplit
+
+    data = config.data.model_copy(
+        update={"labels": None, "target": None, "group": None, "split": RandomSplit()}
+    )
+    return config.model_copy(update={"data": data})
+
+
+def _samples(table, where, get, shape, how: str, source_files, info) -> Samples:
+    length, channels = shape
 
     def load(idx: np.ndarray) -> np.ndarray:
         out = np.zeros((len(idx), length, channels), dtype="float32")
@@ -84,27 +150,24 @@ def read(config) -> Samples:
             out[k] = fit_length(get(int(i)), length, how)
         return out
 
-    info = {
-        "layout": layout,
-        "records": len(lengths),
-        "channels": int(channels),
-        "length": int(length),
-        "length_from": "data.length" if cfg.length is not None else "longest series",
-        "fit": how,
-        "original_length": common.summary(lengths),
-        "shorter": int(np.sum(lengths < length)),
-        "longer": int(np.sum(lengths > length)),
-        "ignored_files": int(located.ignored),
-    }
     return Samples(
         kind="signals",
-        table=located.table,
+        table=table,
         load=load,
-        where=located.where,
-        files=sorted(files),
+        where=where,
+        files=sorted(source_files),
         shape=(int(length), int(channels)),
         info=info,
     )
+
+
+def _refuse_shorter(lengths: np.ndarray, length: int, where, message: str) -> None:
+    short = np.flatnonzero(lengths < length)
+    if len(short):
+        raise DataError(
+            f"{len(short)} {message}",
+            details=files.listed([f"{where(i)}: {lengths[i]} values" for i in short]),
+        )
 
 
 def fit_length(series: np.ndarray, length: int, how: str) -> np.ndarray:
@@ -125,10 +188,10 @@ def fit_length(series: np.ndarray, length: int, how: str) -> np.ndarray:
 
 def _from_array(config, source: Path, labels_file: Path | None):
     if labels_file is None:
-        common.labels_required(config, f"the array {source.name}")
-    array = common.open_array(source)
+        labels.labels_required(config, f"the array {source.name}")
+    array = files.open_array(source)
     expected = "(records, length) or (records, length, channels)"
-    problem = common.array_problem(array, (2, 3), expected)
+    problem = files.array_problem(array, (2, 3), expected)
     if problem is None and array.shape[1] < 2:
         problem = (
             f"has shape {tuple(array.shape)}: series of {array.shape[1]} value(s); at least 2 "
@@ -138,14 +201,14 @@ def _from_array(config, source: Path, labels_file: Path | None):
         problem = "has no records"
     if problem is not None:
         raise DataError(f"the signals array {problem}", where=str(source))
-    located = common.locate_rows(config, source, len(array), labels_file).build(config)
+    located = labels.locate_rows(config, source, len(array), labels_file).build(config)
     sample_of_row = np.empty(len(array), dtype="int64")
     sample_of_row[located.rows] = np.arange(len(located.rows))
-    bad = common.nonfinite(array, lambda r: located.where(sample_of_row[r]), per_item=True)
+    bad = files.nonfinite(array, lambda r: located.where(sample_of_row[r]), per_item=True)
     if bad:
         raise DataError(
             f"{len(bad)} series hold values that are not finite numbers; fix or remove them:",
-            details=common.listed(bad),
+            details=files.listed(bad),
         )
     rows = located.rows
 
@@ -158,7 +221,8 @@ def _from_array(config, source: Path, labels_file: Path | None):
     return "array", located, get, lengths, channels
 
 
-def _from_table(config, source: Path, labels_file: Path | None):
+def _from_table(config, source: Path, labels_file: Path | None, *, new: bool = False):
+    """The table layout: (located, get, lengths); `new`: predict's (the id column optional)."""
     cfg = config.data
     if labels_file is not None:
         raise ConfigError(
@@ -166,10 +230,14 @@ def _from_table(config, source: Path, labels_file: Path | None):
             "(or give data.path as a folder of one file per record)",
             where=config.where("data.labels"),
         )
-    common.check_roles(config, with_id=True)
-    named = common.roles(cfg, with_id=True)
-    table = common.read_csv(source, strings=[cfg.id, cfg.group, common.split_column(cfg)])
-    common.check_columns(config, table, named)
+    if not new:
+        labels.check_roles(config, with_id=True)
+    named = labels.roles(cfg, with_id=True)
+    table = labels.read_csv(source, strings=[cfg.id, cfg.group, labels.split_column(cfg)])
+    if new:
+        named = [(key, name) for key, name in named if name in table.frame.columns]
+    else:
+        labels.check_columns(config, table, named)
     taken = {name for _, name in named}
     value_columns = [c for c in table.frame.columns if c not in taken]
     if len(value_columns) < 2:
@@ -178,8 +246,22 @@ def _from_table(config, source: Path, labels_file: Path | None):
             "and split columns; a series needs at least 2 values, one column each",
             where=str(source),
         )
-    ids = common.label_ids(table, cfg.id)
-    located = common.Located(ids, table.frame, table.at, None).build(config)
+    if new:
+        ids = labels.new_ids(table, cfg.id)
+        located = labels.Located(ids, None, table.at, None, table=pd.DataFrame({"id": ids}))
+    else:
+        ids = labels.label_ids(table, cfg.id)
+        located = labels.Located(ids, table.frame, table.at, None).build(config)
+    matrix, lengths = _series(table, value_columns)
+
+    def get(i: int) -> np.ndarray:
+        return matrix[i, : lengths[i], None]
+
+    return located, get, lengths
+
+
+def _series(table: labels.CsvFile, value_columns: list[str]):
+    """(values, lengths) of a CSV with one series per row; every bad row is listed."""
     problems: list[tuple[int, str]] = []
     matrix = np.empty((len(table.frame), len(value_columns)), dtype="float64")
     for j, name in enumerate(value_columns):
@@ -202,11 +284,7 @@ def _from_table(config, source: Path, labels_file: Path | None):
             problems.append((i, f"{table.at(i)}: the series has {n} value(s); at least 2 needed"))
     _raise(problems)
     matrix[~np.isfinite(matrix)] = 0.0
-
-    def get(i: int) -> np.ndarray:
-        return matrix[i, : lengths[i], None]
-
-    return "table", located, get, lengths, 1
+    return matrix, lengths
 
 
 def _numbers(column: pd.Series, name: str, at, problems: list) -> np.ndarray:
@@ -218,7 +296,7 @@ def _numbers(column: pd.Series, name: str, at, problems: list) -> np.ndarray:
         text = column.astype("string").str.strip()
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         wrong = np.isnan(values) & (text.fillna("") != "").to_numpy()
-    huge = np.abs(np.nan_to_num(values, nan=0.0)) > common.FLOAT32_MAX
+    huge = np.abs(np.nan_to_num(values, nan=0.0)) > files.FLOAT32_MAX
     for i in np.flatnonzero(wrong):
         problems.append((i, f"{at(i)}: column {name!r} is {column.iloc[i]!r}, not a number"))
     for i in np.flatnonzero(huge):
@@ -228,16 +306,16 @@ def _numbers(column: pd.Series, name: str, at, problems: list) -> np.ndarray:
 
 
 def _from_files(config, root: Path, labels_file: Path | None):
-    located = common.locate_files(config, root, labels_file, RECORD_SUFFIXES, "signal").build(
-        config
-    )
+    decoders = SIGNALS.decoders
+    located = labels.locate_files(config, root, labels_file, decoders, "signal").build(config)
     problems: list[tuple[int, str]] = []
     lengths = np.zeros(len(located.paths), dtype="int64")
     channels = np.zeros(len(located.paths), dtype="int64")
     good = np.zeros(len(located.paths), dtype=bool)
     for i, path in enumerate(located.paths):
         where = located.where(i)
-        values, reasons = read_record(path, where)
+        decoded = decoders.pick(path).decode(path, where)
+        values, reasons = decoded.sample, decoded.problems
         problems += [(i, line) for line in reasons]
         if values is not None:
             lengths[i], channels[i] = values.shape
@@ -247,7 +325,7 @@ def _from_files(config, root: Path, labels_file: Path | None):
                     (i, f"{where}: the series has {len(values)} value(s); at least 2 are needed")
                 )
     if good.any():
-        usual = int(common.most_common(channels[good].tolist()))
+        usual = int(files.most_common(channels[good].tolist()))
         for i in np.flatnonzero(good & (channels != usual)):
             problems.append(
                 (i, f"{located.where(i)}: {channels[i]} channel(s); most records have {usual}")
@@ -255,67 +333,12 @@ def _from_files(config, root: Path, labels_file: Path | None):
     else:
         usual = 1
     _raise(problems)
-    paths = located.paths
+    record_paths = located.paths
 
     def get(i: int) -> np.ndarray:
-        values, _ = read_record(paths[i], str(paths[i]))
-        return values
+        return decoders.pick(record_paths[i]).load(record_paths[i])
 
     return "files", located, get, lengths, usual
-
-
-def read_record(path: Path, where: str) -> tuple[np.ndarray | None, list[str]]:
-    """One record as float64 (length, channels), and the reasons it cannot be used.
-
-    A record is read whole: not a regular file, a CSV over `inputfiles.CSV` and an array
-    over `inputfiles.ARRAY` (from its header) are reasons, found before reading it.
-    """
-    if path.suffix.lower() == ".csv":
-        return _csv_record(path)
-    try:
-        reason = inputfiles.problem(path) or inputfiles.npy_problem(path)
-        if reason is not None:
-            return None, [f"{where}: {reason}"]
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        return None, [f"{where}: cannot be read as a NumPy array: {exc}"]
-    problem = common.array_problem(array, (1, 2), "(length,) or (length, channels)")
-    if problem is not None:
-        return None, [f"{where}: {problem}"]
-    bad = common.nonfinite(array, lambda _: where, per_item=False)
-    values = np.asarray(array, dtype="float64")
-    return (values[:, None] if values.ndim == 1 else values), bad
-
-
-def _csv_record(path: Path) -> tuple[np.ndarray | None, list[str]]:
-    reason = inputfiles.problem(path, inputfiles.CSV)
-    if reason is not None:
-        return None, [f"{path}: {reason}"]
-    try:
-        raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        return None, [f"{path}: the file is empty"]
-    except UnicodeDecodeError as exc:
-        return None, [f"{path}: not UTF-8 text (byte {exc.start})"]
-    except (pd.errors.ParserError, OSError, ValueError) as exc:
-        return None, [f"{path}: cannot be read as CSV: {str(exc).strip()}"]
-    text = raw.apply(lambda c: c.str.strip())
-    numbers = text.apply(lambda c: pd.to_numeric(c, errors="coerce")).to_numpy(dtype="float64")
-    header = bool(np.isnan(numbers[0]).any())
-    first_line = 2 if header else 1
-    if header:
-        text, numbers = text.iloc[1:], numbers[1:]
-    reasons = []
-    for r, c in zip(*np.nonzero(np.isnan(numbers)), strict=True):
-        reasons.append(
-            f"{path}:{r + first_line}: column {c + 1} is {text.iat[r, c]!r}, not a number"
-        )
-    for r, c in zip(*np.nonzero(~np.isfinite(numbers) & ~np.isnan(numbers)), strict=True):
-        reasons.append(f"{path}:{r + first_line}: column {c + 1} is infinite")
-    big = np.abs(np.nan_to_num(numbers, nan=0.0, posinf=0.0, neginf=0.0)) > common.FLOAT32_MAX
-    for r, c in zip(*np.nonzero(big), strict=True):
-        reasons.append(f"{path}:{r + first_line}: column {c + 1} is too large for 32-bit floats")
-    return numbers, reasons
 
 
 def _raise(problems: list[tuple[int, str]]) -> None:
@@ -324,5 +347,5 @@ def _raise(problems: list[tuple[int, str]]) -> None:
         raise DataError(
             f"{len(problems)} problem(s) in the signals; fix or remove these records (and their "
             "labels rows) and run again:",
-            details=common.listed([line for _, line in problems]),
+            details=files.listed([line for _, line in problems]),
         )

@@ -1,10 +1,10 @@
-"""What the readers of images, signals, text and volumes share.
+"""Labels and sample tables of the file kinds (images, signals, text, volumes).
 
-Paths resolved like the tabular reader's, the labels CSV read with every failure
-as a `DataError`, configured columns checked against it (a `ConfigError` with a
-did-you-mean, like `tabular.assign_columns`), labels matched to files or array
-rows, and the sample table built and checked: unique ids, no missing target or
-group, multilabel cells that are 0/1. Every problem is listed with where it is.
+The labels CSV read with every failure as a `DataError`, configured columns checked
+against it (a `ConfigError` with a did-you-mean, like `tabular.assign_columns`), labels
+matched to files or array rows, and the sample table built and checked: unique ids, no
+missing target or group, multilabel cells that are 0/1. Every problem is listed with
+where it is.
 """
 
 from __future__ import annotations
@@ -21,55 +21,9 @@ import pandas as pd
 from dltrain.config.data import ColumnSplit
 from dltrain.data import inputfiles, tabular
 from dltrain.errors import ConfigError, DataError
+from dltrain.kinds.files import listed, scan_files
 
-MAX_LISTED = tabular.MAX_LISTED
-FLOAT32_MAX = tabular.FLOAT32_MAX
-CHECK_BYTES = 64 << 20  # arrays are checked for NaN/Inf this many bytes at a time
 MULTILABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1}
-
-
-def listed(lines: list[str], limit: int = MAX_LISTED) -> list[str]:
-    """The first `limit` lines, then "... and N more"."""
-    if len(lines) <= limit:
-        return list(lines)
-    return [*lines[:limit], f"... and {len(lines) - limit} more"]
-
-
-def is_hidden(relative: Path) -> bool:
-    """Whether any part of a relative path starts with a dot (.DS_Store, .ipynb_checkpoints)."""
-    return any(part.startswith(".") for part in relative.parts)
-
-
-def data_path(config) -> Path:
-    """`data.path`, resolved against the working directory, then the config's folder.
-
-    It must be a folder or a regular file (not a device, a FIFO or a socket).
-    """
-    where = config.where("data.path")
-    root = tabular.resolve_data_path(config.data.path, tabular.config_file(where))
-    if not root.exists():
-        raise DataError(
-            f"data not found: {root}. Check data.path ({where}); relative paths are taken from "
-            "the working directory or the config's folder"
-        )
-    if not root.is_dir():
-        inputfiles.check(root, fix=f"point data.path ({where}) at a file or folder of files")
-    return root
-
-
-def labels_path(config) -> Path | None:
-    """`data.labels` resolved like `data.path`, or None when it is not set."""
-    if config.data.labels is None:
-        return None
-    where = config.where("data.labels")
-    path = tabular.resolve_data_path(config.data.labels, tabular.config_file(where))
-    if not path.exists() and not path.is_symlink():
-        raise DataError(
-            f"labels file not found: {path}. Check data.labels ({where}); relative paths are "
-            "taken from the working directory or the config's folder"
-        )
-    inputfiles.check(path, inputfiles.CSV, fix=f"point data.labels ({where}) at a CSV file")
-    return path
 
 
 def target_columns(cfg) -> list[str]:
@@ -270,6 +224,15 @@ def label_ids(labels: CsvFile, id_column: str) -> list[str]:
     return ids
 
 
+def new_ids(csv_file: CsvFile, id_column: str) -> list[str]:
+    """The ids of new data for `predict`: the id column as written (an empty cell is ""),
+    or 1, 2, ... when the file has no such column. They name the output rows only, so they
+    are not checked."""
+    if id_column not in csv_file.frame.columns:
+        return [str(i + 1) for i in range(len(csv_file.frame))]
+    return [str(v) for v in csv_file.frame[id_column].astype("string").fillna("")]
+
+
 def check_unique(ids: list[str], where_row: Callable[[int], str]) -> None:
     """Raises a `DataError` listing every id that names more than one sample."""
     seen: dict[str, list[int]] = {}
@@ -418,130 +381,6 @@ def _empty(values: pd.Series) -> np.ndarray:
     return (values.isna() | (values.astype("string").str.strip() == "")).fillna(True).to_numpy()
 
 
-def open_array(path: Path):
-    """An .npy (memory-mapped) or the single array of an .npz; every failure a `DataError`.
-
-    An .npz member is loaded whole, so its uncompressed size (from the zip directory and
-    the array header, before decompressing) must be within `inputfiles.ARRAY`; an .npy of any
-    size is mapped, but one sample (a row) must be within it, as `load` copies rows.
-    """
-    inputfiles.check(path)
-    try:
-        if inputfiles.is_npz(path):
-            with np.load(path, allow_pickle=False) as archive:
-                names = list(archive.files)
-                if len(names) != 1:
-                    raise DataError(
-                        f"the .npz file holds {len(names)} arrays ({', '.join(names) or 'none'}); "
-                        "dltrain reads an .npz with exactly one array: save the samples alone "
-                        "(np.savez(path, x)) or as an .npy",
-                        where=str(path),
-                    )
-                too_large = inputfiles.npz_member(archive, names[0])
-                if too_large is not None:
-                    raise DataError(too_large, where=str(path))
-                return archive[names[0]]
-        too_large = inputfiles.npy_problem(path, per_sample=True)  # from the header
-        if too_large is not None:
-            raise DataError(too_large, where=str(path))
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError, inputfiles.BAD_ZIP) as exc:
-        raise DataError(f"cannot read the file as a NumPy array: {exc}", where=str(path)) from None
-
-
-def array_problem(array, ndims: tuple[int, ...], expected: str) -> str | None:
-    """Why an array cannot be a sample (wrong number of dimensions, not numbers), or None."""
-    if array.dtype.kind not in "biuf":
-        return f"holds {array.dtype} values, not numbers"
-    if array.ndim not in ndims:
-        return f"has shape {tuple(array.shape)}; expected {expected}"
-    return None
-
-
-def nonfinite(array, where_item: Callable[[int], str], per_item: bool) -> list[str]:
-    """One line per item (row of `array`, or the whole array) holding NaN, Inf or float32 overflow.
-
-    Read a chunk of rows at a time so a memory-mapped array is never loaded whole.
-    """
-    if array.dtype.kind in "biu":  # integers are always finite and fit float32
-        return []
-    if not per_item:
-        array = array[None]
-    row_bytes = max(1, int(np.prod(array.shape[1:], dtype="int64")) * 8)
-    chunk = max(1, CHECK_BYTES // row_bytes)
-    lines = []
-    for start in range(0, len(array), chunk):
-        values = np.asarray(array[start : start + chunk], dtype="float64")
-        flat = values.reshape(len(values), -1)
-        nan = np.isnan(flat).sum(axis=1)
-        inf = np.isinf(flat).sum(axis=1)
-        big = (np.abs(np.nan_to_num(flat, nan=0.0, posinf=0.0, neginf=0.0)) > FLOAT32_MAX).sum(
-            axis=1
-        )
-        for k in np.flatnonzero(nan + inf + big):
-            parts = []
-            if nan[k]:
-                parts.append(f"{nan[k]} NaN value(s)")
-            if inf[k]:
-                parts.append(f"{inf[k]} infinite value(s)")
-            if big[k]:
-                parts.append(f"{big[k]} value(s) too large for 32-bit floats")
-            lines.append(f"{where_item(start + k)}: {', '.join(parts)}")
-    return lines
-
-
-def scan_files(root: Path, suffixes: set[str], *, recursive: bool, skip: Path | None = None):
-    """Files under `root` with one of `suffixes` (any case), hidden ones skipped, sorted.
-
-    An entry that is not a regular file (a FIFO, a socket, a device, a broken link), hidden
-    or not, is a `DataError` listing every one (`inputfiles.regular_files`): nothing is opened.
-
-    Returns:
-        (files, ignored): the matching files and how many other visible files there were.
-    """
-    found, ignored = [], 0
-    skip = skip.resolve() if skip is not None else None
-    for path in inputfiles.regular_files(root, recursive=recursive):
-        if is_hidden(path.relative_to(root)):
-            continue
-        if skip is not None and path.resolve() == skip:
-            continue
-        if path.suffix.lower() in suffixes:
-            found.append(path)
-        else:
-            ignored += 1
-    return sorted(found), ignored
-
-
-def class_folders(root: Path, suffixes: set[str]):
-    """Folder-per-class files: `root/<class>/<file>` (direct children), sorted by class, name.
-
-    Returns:
-        (files, classes, ignored).
-    """
-    at_top = inputfiles.regular_files(root, recursive=False)  # refuses a FIFO, a socket, ...
-    paths, classes, ignored = [], [], 0
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        found, other = scan_files(folder, suffixes, recursive=False)
-        ignored += other
-        paths += found
-        classes += [folder.name] * len(found)
-    ignored += sum(1 for p in at_top if not p.name.startswith("."))
-    return paths, classes, ignored
-
-
-def summary(values) -> dict:
-    """min / median / max of some lengths or sizes, as plain numbers."""
-    values = np.asarray(values)
-    return {
-        "min": int(values.min()),
-        "median": float(np.median(values)),
-        "max": int(values.max()),
-    }
-
-
 @dataclass
 class Located:
     """Samples found and matched to their labels.
@@ -607,11 +446,9 @@ def locate_rows(config, source: Path, n: int, labels_file: Path | None) -> Locat
     )
 
 
-def locate_files(
-    config, root: Path, labels_file: Path | None, suffixes: set[str], what: str
-) -> Located:
+def locate_files(config, root: Path, labels_file: Path | None, decoders, what: str) -> Located:
     """One file per sample in `root` (not in sub-folders), id = file name without extension."""
-    paths, ignored = scan_files(root, suffixes, recursive=False, skip=labels_file)
+    paths, ignored = scan_files(root, decoders, recursive=False, skip=labels_file)
     by_stem: dict[str, list[Path]] = {}
     for path in paths:
         by_stem.setdefault(path.stem, []).append(path)
@@ -624,8 +461,8 @@ def locate_files(
         )
     if not paths:
         raise DataError(
-            f"no {what} files ({', '.join(sorted(suffixes))}) found in {root}; check data.path "
-            f"({config.where('data.path')})"
+            f"no {what} files ({', '.join(sorted(decoders.suffixes))}) found in {root}; "
+            f"check data.path ({config.where('data.path')})"
         )
     found = {stem: ps[0] for stem, ps in by_stem.items()}
     if labels_file is None:
@@ -644,11 +481,3 @@ def locate_files(
         paths=matched,
         ignored=ignored,
     )
-
-
-def most_common(values: list) -> object:
-    """The most frequent value (the first seen among equals)."""
-    counts: dict = {}
-    for v in values:
-        counts[v] = counts.get(v, 0) + 1
-    return max(counts, key=counts.get)

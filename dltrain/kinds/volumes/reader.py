@@ -5,13 +5,18 @@ Layouts, told apart by `data.path`:
   height, width, channels), memory-mapped (never loaded whole), or an `.npz` holding exactly
   one such array (loaded whole). The labels CSV's id column holds each volume's row number,
   0 for the first, as for signals.
-- a folder with one `.npy` per volume (top level only), (depth, height, width) or (depth,
-  height, width, channels); the labels CSV's id is the file name without `.npy`.
+- a folder with one file per volume (top level only), in a format of
+  `dltrain.kinds.volumes.decoders` (`.npy` of shape (depth, height, width) or (depth,
+  height, width, channels)); the labels CSV's id is the file name without its extension.
+- predict: an .npy/.npz, or a folder of them, each holding one volume or a batch of
+  volumes of the trained shape (`files.batches`); or a file of another format a decoder
+  reads (one volume each), or a folder of them.
 
-Every volume is checked before anything is written: NaN, infinite or too-large values, the
-wrong number of dimensions, and a shape different from most volumes' (volumes are never
-resized or resampled: that needs the voxel spacing, which a bare array does not carry).
-`load` gives float32 (k, depth, height, width, channels).
+Every volume is checked before anything is written or predicted: NaN, infinite or too-large
+values, the wrong number of dimensions, and a shape different from most volumes' (from the
+trained one, in predict; volumes are never resized or resampled: that needs the voxel
+spacing, which a bare array does not carry). `load` gives float32 (k, depth, height, width,
+channels).
 """
 
 from __future__ import annotations
@@ -19,27 +24,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from dltrain.data import inputfiles
-from dltrain.data.readers import common
-from dltrain.data.sources import Samples
 from dltrain.errors import DataError
+from dltrain.kinds import files, labels, paths
+from dltrain.kinds.base import Samples
+from dltrain.kinds.volumes import VOLUMES
 
 ARRAY_SUFFIXES = {".npy", ".npz"}
 
 
 def read(config) -> Samples:
     """Finds and checks every volume; see the module docstring for the layouts."""
-    root = common.data_path(config)
-    labels_file = common.labels_path(config)
+    root = paths.data_path(config)
+    labels_file = paths.labels_path(config)
     if root.is_dir():
         layout = "files"
         located, get, shape = _from_files(config, root, labels_file)
-        files = list(located.paths)
+        source_files = list(located.paths)
     elif root.suffix.lower() in ARRAY_SUFFIXES:
         layout = "array"
         located, get, shape = _from_array(config, root, labels_file)
-        files = [root]
+        source_files = [root]
     else:
         raise DataError(
             f"data.path {root} is neither a folder of .npy files nor an .npy/.npz array; "
@@ -47,14 +53,7 @@ def read(config) -> Samples:
             where=config.where("data.path"),
         )
     if located.labels is not None:
-        files.append(located.labels)
-
-    def load(idx: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(idx), *shape), dtype="float32")
-        for k, i in enumerate(np.asarray(idx, dtype="int64")):
-            out[k] = get(int(i))
-        return out
-
+        source_files.append(located.labels)
     info = {
         "layout": layout,
         "volumes": len(located.ids),
@@ -62,12 +61,41 @@ def read(config) -> Samples:
         "channels": int(shape[-1]),
         "ignored_files": int(located.ignored),
     }
+    return _samples(located.table, located.where, get, shape, source_files, info)
+
+
+def read_new(path: Path, config, transform) -> Samples:
+    """New volumes for `predict`, of the trained shape (see the module docstring)."""
+    shape = tuple(transform.shape)
+    records = [d for d in VOLUMES.decoders if not {".npy", ".npz"} & set(d.suffixes)]
+    found = files.batches(path, shape, "volume", "volume(s)", records)
+    for f, batch in enumerate(found.arrays):
+        if tuple(batch.shape[1:]) != shape:
+            raise DataError(
+                f"samples of shape {tuple(batch.shape[1:])} do not fit the model's input {shape}",
+                where=str(found.files[f]),
+            )
+
+    def get(i: int) -> np.ndarray:
+        return np.asarray(found.row(i), dtype="float32")
+
+    table = pd.DataFrame({"id": pd.Series(found.ids, dtype=object).astype(str)})
+    return _samples(table, found.where, get, shape, [path], {})
+
+
+def _samples(table, where, get, shape, source_files, info) -> Samples:
+    def load(idx: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(idx), *shape), dtype="float32")
+        for k, i in enumerate(np.asarray(idx, dtype="int64")):
+            out[k] = get(int(i))
+        return out
+
     return Samples(
         kind="volumes",
-        table=located.table,
+        table=table,
         load=load,
-        where=located.where,
-        files=sorted(files),
+        where=where,
+        files=sorted(source_files),
         shape=tuple(int(s) for s in shape),
         info=info,
     )
@@ -79,22 +107,22 @@ def _with_channels(values: np.ndarray) -> np.ndarray:
 
 def _from_array(config, source: Path, labels_file: Path | None):
     if labels_file is None:
-        common.labels_required(config, f"the array {source.name}")
-    array = common.open_array(source)
+        labels.labels_required(config, f"the array {source.name}")
+    array = files.open_array(source)
     expected = "(volumes, depth, height, width) or (volumes, depth, height, width, channels)"
-    problem = common.array_problem(array, (4, 5), expected)
+    problem = files.array_problem(array, (4, 5), expected)
     if problem is None and len(array) == 0:
         problem = "has no volumes"
     if problem is not None:
         raise DataError(f"the volumes array {problem}", where=str(source))
-    located = common.locate_rows(config, source, len(array), labels_file).build(config)
+    located = labels.locate_rows(config, source, len(array), labels_file).build(config)
     sample_of_row = np.empty(len(array), dtype="int64")
     sample_of_row[located.rows] = np.arange(len(located.rows))
-    bad = common.nonfinite(array, lambda r: located.where(sample_of_row[r]), per_item=True)
+    bad = files.nonfinite(array, lambda r: located.where(sample_of_row[r]), per_item=True)
     if bad:
         raise DataError(
             f"{len(bad)} volume(s) hold values that are not finite numbers; fix or remove them:",
-            details=common.listed(bad),
+            details=files.listed(bad),
         )
     rows = located.rows
 
@@ -106,29 +134,16 @@ def _from_array(config, source: Path, labels_file: Path | None):
 
 
 def _from_files(config, root: Path, labels_file: Path | None):
-    located = common.locate_files(config, root, labels_file, {".npy"}, "volume").build(config)
+    decoders = VOLUMES.decoders
+    located = labels.locate_files(config, root, labels_file, decoders, "volume").build(config)
     problems: list[tuple[int, str]] = []
     shapes: list[tuple[int, ...] | None] = []
-    expected = "(depth, height, width) or (depth, height, width, channels)"
     for i, path in enumerate(located.paths):
-        where = located.where(i)
-        try:  # not a FIFO or a device, and small enough to load whole (`get`): unread
-            problem = inputfiles.problem(path) or inputfiles.npy_problem(path)
-            if problem is None:
-                array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            problem = f"cannot be read as a NumPy array: {exc}"
-        if problem is None:
-            problem = common.array_problem(array, (3, 4), expected)
-        if problem is not None:
-            problems.append((i, f"{where}: {problem}"))
-            shapes.append(None)
-            continue
-        shapes.append(tuple(array.shape) + ((1,) if array.ndim == 3 else ()))
-        bad = common.nonfinite(array, lambda _, w=where: w, per_item=False)
-        problems += [(i, line) for line in bad]
+        decoded = decoders.pick(path).decode(path, located.where(i))
+        problems += [(i, line) for line in decoded.problems]
+        shapes.append(None if decoded.sample is None else tuple(decoded.sample.shape))
     known = [s for s in shapes if s is not None]
-    usual = common.most_common(known) if known else None
+    usual = files.most_common(known) if known else None
     mismatched = [i for i, s in enumerate(shapes) if s is not None and s != usual]
     for i in mismatched:
         problems.append(
@@ -149,12 +164,12 @@ def _from_files(config, root: Path, labels_file: Path | None):
         raise DataError(
             f"{len(problems)} problem(s) in the volumes; fix or remove these files (and their "
             f"labels rows){advice}:",
-            details=common.listed([line for _, line in problems]),
+            details=files.listed([line for _, line in problems]),
         )
-    paths = located.paths
+    volume_paths = located.paths
 
     def get(i: int) -> np.ndarray:
-        return _with_channels(np.load(paths[i], allow_pickle=False).astype("float32"))
+        return decoders.pick(volume_paths[i]).load(volume_paths[i])
 
     return located, get, usual
 

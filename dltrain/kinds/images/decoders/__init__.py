@@ -1,0 +1,2 @@
+"""The image file formats: one module per format, each defining `DECODER` (an
+`dltrain.kinds.images.ImageDecoder`); found by `dltrain.kinds.decoders.discover`."""

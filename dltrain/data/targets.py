@@ -65,21 +65,31 @@ def encode(
     column = table[target]
     task = tabular.infer_task(column, requested)
     if tasks.get(task).standardised:
-        values = pd.to_numeric(column.astype("string").str.strip(), errors="coerce")
-        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-        bad = np.flatnonzero(~np.isfinite(numbers))
-        if len(bad):
-            why = ["is infinite" if np.isinf(numbers[i]) else "is not a number" for i in bad]
-            raise DataError(
-                f"the regression target {target!r} needs a finite number for every sample; fix "
-                "these values, or set data.task to a classification task:",
-                details=[
-                    f"{where_row(i)}: column {target!r}: value {tabular.plain(column.iloc[i])!r} "
-                    f"{reason}"
-                    for i, reason in zip(bad[:20], why, strict=False)
-                ],
-            )
-        return Targets("regression", [], None, values.to_numpy(dtype="float64"))
+        return _regression(column, target, where_row)
+    return _classes(column, target, task, positive, config)
+
+
+def _regression(column: pd.Series, target: str, where_row) -> Targets:
+    """A numeric target: a finite number for every sample, or every bad one listed."""
+    values = pd.to_numeric(column.astype("string").str.strip(), errors="coerce")
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.flatnonzero(~np.isfinite(numbers))
+    if len(bad):
+        why = ["is infinite" if np.isinf(numbers[i]) else "is not a number" for i in bad]
+        raise DataError(
+            f"the regression target {target!r} needs a finite number for every sample; fix "
+            "these values, or set data.task to a classification task:",
+            details=[
+                f"{where_row(i)}: column {target!r}: value {tabular.plain(column.iloc[i])!r} "
+                f"{reason}"
+                for i, reason in zip(bad[:20], why, strict=False)
+            ],
+        )
+    return Targets(tasks.Regression.name, [], None, values.to_numpy(dtype="float64"))
+
+
+def _classes(column: pd.Series, target: str, task: str, positive, config) -> Targets:
+    """Class labels in a fixed order (sorted, the positive class last), as indices."""
     text = tabular.class_labels(column)
     classes = tabular.sorted_classes(text)
     if len(classes) < 2:
@@ -87,7 +97,7 @@ def encode(
             f"the target {target!r} has a single value ({classes[0]!r}); a classifier needs at "
             "least two classes"
         )
-    if task == "binary" and len(classes) != 2:
+    if task == tasks.Binary.name and len(classes) != 2:
         raise DataError(
             f"data.task is binary but {target!r} has {len(classes)} classes "
             f"({', '.join(classes[:10])}); use task: multiclass"

@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 from dltrain.config.base import Section, keyed_union, tagged_union
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+SIDE_LIMITS = (4, 4096)
+Side = Annotated[int, Field(ge=SIDE_LIMITS[0], le=SIDE_LIMITS[1])]
 
 
 class _FractionSplit(Section):
@@ -115,6 +117,15 @@ class TabularData(Section):
     """Allow samples with identical input values in different splits (they are still counted
     in the manifest's audit). Defaults to False: such samples are a data error, because the
     model would be tested on samples it was trained on."""
+    rare_classes: Literal["error", "merge", "drop"] = "error"
+    """What to do with a class too rare to be in train, val and test (fewer than three
+    samples, or none left in a split): "error" stops with the classes listed; "merge"
+    makes all such classes one class (`other_class`); "drop" leaves their samples out.
+    The manifest records each merged or dropped class with its count. Binary and multiclass
+    targets only. Defaults to "error"."""
+    other_class: str = "other"
+    """The class `rare_classes: merge` makes (a class of that name takes the rare ones).
+    Defaults to "other"."""
 
     @model_validator(mode="after")
     def _consistent_columns(self):
@@ -166,6 +177,15 @@ class _FileData(Section):
     """How samples are divided into train, validation and test."""
     allow_duplicates: bool = False
     """Allow identical samples in different splits (still recorded). Defaults to False."""
+    rare_classes: Literal["error", "merge", "drop"] = "error"
+    """What to do with a class too rare to be in train, val and test (fewer than three
+    samples, or none left in a split): "error" stops with the classes listed; "merge"
+    makes all such classes one class (`other_class`); "drop" leaves their samples out.
+    The manifest records each merged or dropped class with its count. Binary and multiclass
+    targets only. Defaults to "error"."""
+    other_class: str = "other"
+    """The class `rare_classes: merge` makes (a class of that name takes the rare ones).
+    Defaults to "other"."""
     shard_size: Annotated[int, Field(ge=16, le=1_000_000)] = 1024
     """Samples per cache shard; training streams one shard at a time, so memory stays flat
     as the dataset grows. Defaults to 1024."""
@@ -237,11 +257,9 @@ class ImagesData(_FileData):
     """Images (PNG/JPEG, grayscale or RGB): a folder per class, or files listed in `labels`."""
 
     kind: Literal["images"] = "images"
-    size: tuple[Annotated[int, Field(ge=4, le=4096)], Annotated[int, Field(ge=4, le=4096)]] = (
-        64,
-        64,
-    )
-    """Height and width every image is resized to. Defaults to [64, 64]."""
+    size: tuple[Side, Side] | None = None
+    """Height and width every image is resized to. Defaults to the images' own size when
+    they all share one (28x28 images stay 28x28); images of several sizes need it set."""
     color: Literal["auto", "grayscale", "rgb"] = "auto"
     """Channels: "auto" uses RGB if any training image has colour. Defaults to "auto"."""
     augment: list[ImageAugment] = []

@@ -23,9 +23,10 @@ Pooling = Literal["max", "average", "none"]
 
 
 class MLPConfig(Section):
-    """A fully connected network (multi-layer perceptron) for tabular data."""
+    """A fully connected network (multi-layer perceptron) for tabular data, and for signals
+    (each series flattened: the MLP baseline of Wang, Yan & Oates 2017)."""
 
-    kinds: ClassVar[tuple[str, ...]] = ("tabular",)
+    kinds: ClassVar[tuple[str, ...]] = ("tabular", "signals")
 
     architecture: Literal["mlp"] = "mlp"
     hidden_units: list[PositiveInt] = Field(default=[64, 32], min_length=1)

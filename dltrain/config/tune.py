@@ -135,6 +135,9 @@ class TuneConfig(Section):
     """How bad trials are stopped early. Defaults to the median pruner."""
     sampler: Literal["tpe", "random"] = "tpe"
     """How the next trial's values are chosen. Defaults to "tpe"."""
-    final: Literal["train", "none"] = "train"
+    final: Literal["train", "train+val", "none"] = "train"
     """After the study: "train" retrains the best config as a normal run (same split) and
-    tests it once; "none" only writes best.yaml. Defaults to "train"."""
+    tests it once; "train+val" trains it on train and val together for the epochs the best
+    trial chose on validation (the median over folds with `cv`), no early stopping, the
+    threshold frozen at the trial's, then tests it once; "none" only writes best.yaml.
+    Defaults to "train"."""

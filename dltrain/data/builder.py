@@ -48,7 +48,7 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         samples.table, cfg.target, cfg.task, cfg.positive_class, config, samples.where
     )
     groups = kind.group_values(config, samples)
-    parts = _split(config, samples, target, groups, fold)
+    parts, target, rare = _split(config, samples, target, groups, fold)
     transform = kind.fit(config, samples, parts["train"], target)
     shards = _Shards(
         kind, samples, transform, target, kind.targets(transform, samples, target), groups, folder
@@ -73,6 +73,7 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         **schema,
         "split": {"method": cfg.split.method, "seed": config.seed, **split_info},
         **({"fold": {"index": fold[0], "folds": fold[1]}} if fold else {}),
+        **({"rare_classes": rare} if rare else {}),
         "audit": audit,
         "statistics": "preprocessing.json",
         "fitted_on": "train",
@@ -96,23 +97,24 @@ def _audit(config, kind, samples, target, groups, parts, hashes, split_info) -> 
     )
 
 
-def _split(config, samples, target: targets.Targets, groups, fold) -> dict[str, np.ndarray]:
-    """The rows of train, val and test; every class must be in every split."""
+def _split(config, samples, target: targets.Targets, groups, fold):
+    """(the rows of train, val and test, the target, the `rare_classes` record or None);
+    every class must be in every split (`data.rare_classes` decides what to do if not)."""
     cfg = config.data
     split_column = cfg.split.column if cfg.split.method == "column" else None
-    parts = splitting.split_rows(
-        cfg.split,
-        n_rows=len(samples),
-        labels=target.labels,
-        groups=groups,
-        column=samples.table[split_column] if split_column else None,
-        seed=config.seed,
-        where_row=samples.where,
-        fold=fold,
+    rows = {
+        "groups": groups,
+        "column": samples.table[split_column] if split_column else None,
+        "seed": config.seed,
+        "where_row": samples.where,
+    }
+    if target.labels is None:
+        parts = splitting.split_rows(cfg.split, n_rows=len(samples), labels=None, fold=fold, **rows)
+        return parts, target, None
+    done = splitting.split_classes(
+        cfg.split, target, policy=cfg.rare_classes, other=cfg.other_class, fold=fold, **rows
     )
-    if target.labels is not None:
-        splitting.check_classes_present(parts, target.labels, target.classes)
-    return parts
+    return done.parts, done.target, done.rare
 
 
 @dataclass

@@ -6,14 +6,21 @@ whole: no patient's rows are ever in two splits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from dltrain.config.data import ColumnSplit, GroupSplit, RandomSplit, StratifiedSplit
 from dltrain.data.tabular import plain
+from dltrain.data.targets import Targets, drop_classes, merge_classes
 from dltrain.errors import DataError
 
 SPLITS = ("train", "val", "test")
+RARE_HINT = (
+    "data.rare_classes: merge (such classes become one class, data.other_class) or drop "
+    "(their rows are left out); the manifest counts them"
+)
 
 
 def split_rows(
@@ -142,8 +149,8 @@ def _enough_per_class(labels: np.ndarray, needed: int, name: str) -> None:
         listed = ", ".join(f"class index {v}: {c} row(s)" for v, c in few)
         raise DataError(
             f"too few rows to stratify the {name} split ({listed}); each class needs at least "
-            f"{needed + 1} rows to appear in train, val and test. Collect more rows, merge rare "
-            "classes, or remove them"
+            f"{needed + 1} rows to appear in train, val and test. Collect more rows, or set "
+            f"{RARE_HINT}"
         )
 
 
@@ -197,6 +204,147 @@ def check_classes_present(parts: dict[str, np.ndarray], labels: np.ndarray, clas
     if problems:
         raise DataError(
             "every class must appear in every split, or its metrics cannot be measured; "
-            "collect more rows of the class, merge it with another, or change the split:",
+            f"collect more rows of the class, change the split, or set {RARE_HINT}:",
             details=problems,
         )
+
+
+# --- classes too rare to be in every split: `data.rare_classes` -----------------------------
+
+RARE_POLICIES = ("error", "merge", "drop")
+
+
+@dataclass(frozen=True)
+class ClassSplit:
+    """A classification target's split after `data.rare_classes`.
+
+    Attributes:
+        parts: sorted row indices per split (dropped rows are in none).
+        target: the target the model learns (merged classes replaced by one).
+        rare: the manifest's record, "rare_classes": the policy, each merged or dropped
+            class with its row count in the whole data, their total rows, and for merge
+            the class they became ("into").
+    """
+
+    parts: dict[str, np.ndarray]
+    target: Targets
+    rare: dict
+
+
+def split_classes(
+    method, target: Targets, *, policy: str, other: str, fold=None, **rows
+) -> ClassSplit:
+    """Splits a classification target (`split_rows`) under `data.rare_classes`.
+
+    A class is rare when it cannot be in all three splits: it has fewer than three rows,
+    or a split has none of its rows. "error" refuses it (the message names the option);
+    "merge" makes every rare class one class `other` (a class of that name, if there is one,
+    takes them); "drop" leaves their rows out of every split. The split is then made again,
+    until every class is in every split. A cross-validation fold (`fold`) keeps the classes
+    decided on the configured split, so that every fold has the same classes.
+
+    Args:
+        method: the configured split.
+        target: the encoded binary or multiclass target.
+        policy: one of `RARE_POLICIES`.
+        other: the class that merge makes.
+        fold: (index, folds), see `split_rows`. Defaults to None.
+        **rows: `split_rows`'s `groups`, `column`, `seed` and `where_row`.
+
+    Raises:
+        DataError: a class missing from a split (policy error, or a merged class still too
+            rare), a binary target that would lose a class, fewer than two classes left.
+    """
+    every = np.arange(len(target.labels))
+    counts = np.bincount(target.labels, minlength=len(target.classes))
+    rare = {i for i, n in enumerate(counts) if n < len(SPLITS)}
+    if policy == "error":
+        if rare:
+            few = ", ".join(f"{target.classes[i]!r}: {counts[i]} row(s)" for i in sorted(rare))
+            raise DataError(
+                "every class must be in train, val and test, so each needs at least "
+                f"{len(SPLITS)} rows; too few: {few}. Collect more rows, or set {RARE_HINT}"
+            )
+        parts = _subset_split(method, every, target.labels, fold, **rows)
+        check_classes_present(parts, target.labels, target.classes)
+        return ClassSplit(parts, target, _rare_record(policy, other, target, set()))
+    while True:
+        current, keep = _without(target, rare, policy, other)
+        parts = _subset_split(method, keep, current.labels, None, **rows)
+        missing = _missing(parts, current)
+        if not missing:
+            break
+        grown = rare | {i for i, name in enumerate(target.classes) if name in missing}
+        if grown == rare:  # only the class the rare ones were merged into
+            raise _still_rare(target, rare, other)
+        rare = grown
+    if fold is not None:
+        parts = _subset_split(method, keep, current.labels, fold, **rows)
+        check_classes_present(parts, current.labels, current.classes)
+    return ClassSplit(parts, current, _rare_record(policy, other, target, rare))
+
+
+def _subset_split(method, keep, labels, fold, *, groups, column, seed, where_row):
+    """`split_rows` of the rows `keep` only; the parts are indices of all rows."""
+    parts = split_rows(
+        method,
+        n_rows=len(keep),
+        labels=labels[keep],
+        groups=None if groups is None else groups[keep],
+        column=None if column is None else column.iloc[keep],
+        seed=seed,
+        where_row=lambda i: where_row(int(keep[i])),
+        fold=fold,
+    )
+    return {name: keep[part] for name, part in parts.items()}
+
+
+def _without(target: Targets, rare: set[int], policy: str, other: str):
+    """(the target without the classes `rare`, the rows still used)."""
+    every = np.arange(len(target.labels))
+    if not rare:
+        return target, every
+    names = [target.classes[i] for i in sorted(rare)]
+    if target.task == "binary":
+        raise DataError(
+            f"class {names[0]!r} of the binary target cannot be put in train, val and test "
+            "(too few rows or groups), and a binary task cannot merge or drop one of its two "
+            "classes (data.rare_classes); collect more rows of it, or change the split"
+        )
+    if policy == "merge":
+        merged = merge_classes(target, rare, other)
+        if np.sum(merged.labels == merged.classes.index(other)) < len(SPLITS):
+            raise _still_rare(target, rare, other)
+        return merged, every
+    changed = drop_classes(target, rare)
+    if len(changed.classes) < 2:
+        raise DataError(
+            f"dropping the rare classes ({', '.join(names)}) leaves fewer than two classes; "
+            "collect more rows, or use data.rare_classes: merge"
+        )
+    return changed, every[changed.labels >= 0]
+
+
+def _missing(parts: dict[str, np.ndarray], target: Targets) -> set[str]:
+    """The classes that have no rows in some split."""
+    return {
+        target.classes[i]
+        for rows in parts.values()
+        for i in set(range(len(target.classes))) - set(np.unique(target.labels[rows]).tolist())
+    }
+
+
+def _still_rare(target: Targets, rare: set[int], other: str) -> DataError:
+    counts = np.bincount(target.labels, minlength=len(target.classes))
+    merged = ", ".join(f"{target.classes[i]!r}: {int(counts[i])} row(s)" for i in sorted(rare))
+    return DataError(
+        f"the rare classes merged into {other!r} ({merged}) are still too few to be in "
+        "train, val and test; collect more rows, or use data.rare_classes: drop"
+    )
+
+
+def _rare_record(policy: str, other: str, target: Targets, rare: set[int]) -> dict:
+    counts = np.bincount(target.labels, minlength=len(target.classes))
+    classes = {target.classes[i]: int(counts[i]) for i in sorted(rare)}
+    record = {"policy": policy, "classes": classes, "rows": sum(classes.values())}
+    return {**record, "into": other} if policy == "merge" else record

@@ -131,3 +131,24 @@ def _multilabel(table: pd.DataFrame, columns: list[str], where_row) -> Targets:
             details=bad[:20],
         )
     return Targets("multilabel", list(columns), None, matrix)
+
+
+def merge_classes(target: Targets, merged: set[int], other: str) -> Targets:
+    """The classes `merged` (indices) as one class `other`: a class of that name takes them,
+    else it is added after the others (`data.rare_classes: merge`)."""
+    names = [c for i, c in enumerate(target.classes) if i not in merged]
+    names += [] if other in names else [other]
+    index = {c: i for i, c in enumerate(names)}
+    new = [index[other] if i in merged else index[c] for i, c in enumerate(target.classes)]
+    labels = np.asarray(new)[target.labels]
+    return Targets(target.task, names, labels, labels.astype("int32"))
+
+
+def drop_classes(target: Targets, dropped: set[int]) -> Targets:
+    """The target without the classes `dropped` (indices); their samples' label is -1, and
+    they belong to no split (`data.rare_classes: drop`)."""
+    kept = [i for i in range(len(target.classes)) if i not in dropped]
+    new = np.full(len(target.classes), -1)
+    new[kept] = np.arange(len(kept))
+    labels = new[target.labels]
+    return Targets(target.task, [target.classes[i] for i in kept], labels, labels.astype("int32"))

@@ -124,6 +124,8 @@ class TabularKind(DataKind):
         return TabularTransform(**data)
 
     def targets(self, transform, samples: TableSamples, target):
+        if target.labels is not None:  # classes as split (data.rare_classes may merge some)
+            return target.y
         return transform.labels(samples.table, samples.source)
 
     def encode(self, transform, samples: TableSamples, raw):

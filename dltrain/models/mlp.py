@@ -1,4 +1,10 @@
-"""`mlp`: a fully connected network for tabular data."""
+"""`mlp`: a fully connected network for tabular data, or signals flattened.
+
+For signals this is the MLP baseline of Wang, Yan & Oates 2017 ("Time series
+classification from scratch with deep neural networks: a strong baseline"): each
+series, all its leads, flattened to one vector. Their settings are three hidden layers
+of 500 units with dropout (`hidden_units: [500, 500, 500]`, `dropout: 0.2`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,14 @@ from dltrain.models.specs import InputSpec, OutputSpec
 
 
 def build(config: MLPConfig, inputs: InputSpec, outputs: OutputSpec):
-    """Dense → [BatchNorm] → activation → [Dropout], per hidden layer, then the task head."""
+    """[Flatten a series] → Dense → [BatchNorm] → activation → [Dropout], per hidden layer,
+    then the task head."""
     import keras
 
     regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
     x = inp = keras.Input(shape=inputs.shape, name="features")
+    if len(inputs.shape) > 1:  # a series (length, leads): one vector, time steps x leads
+        x = keras.layers.Flatten(name="flatten")(x)
     for i, units in enumerate(config.hidden_units):
         x = keras.layers.Dense(
             units, use_bias=not config.batch_norm, kernel_regularizer=regularizer, name=f"dense_{i}"

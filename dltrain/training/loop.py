@@ -7,6 +7,10 @@ Keras variable (saved by `checkpoint.save`) or in `LoopState` (saved as JSON
 beside them). Resuming from a checkpoint at (epoch, step) replays nothing and
 skips nothing: weights and history come out bit-identical to an uninterrupted
 run (op determinism on).
+
+Without validation (`validate=False`: a run trained on train+val, see
+`dltrain.training.refit`) every epoch runs, nothing is validated or stopped early, and
+the model kept (`best.keras`) is the last epoch's.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def run(
     state: LoopState,
     on_epoch=None,
     listener: Listener = SILENT,
+    validate: bool = True,
 ) -> LoopState:
     """Trains from `state` until the last epoch or early stopping; returns the final state.
 
@@ -68,12 +73,15 @@ def run(
             reporting to its pruner; it may raise to stop). Defaults to None.
         listener: told of each epoch and step (the CLI renders progress). Defaults to
             `SILENT`.
+        validate: score the val split after each epoch, keep the best epoch's model and
+            stop early as configured. False: no validation, every epoch runs, and the last
+            epoch's model is kept. Defaults to True.
 
     Raises:
         DivergedError: a NaN/Inf loss (exit 5); no checkpoint is written from that state.
         KeyboardInterrupt/Terminated: after a signal, once the checkpoint is saved.
     """
-    loop = _Loop(model, config, data, feed, run_dir, stop, state, on_epoch, listener)
+    loop = _Loop(model, config, data, feed, run_dir, stop, state, on_epoch, listener, validate)
     listener.epochs(run_dir.name, config.train.epochs, state.epoch)
     stop.fitting = True
     try:
@@ -88,7 +96,9 @@ def run(
 class _Loop:
     """The parts of one training run the epochs share (see `run`)."""
 
-    def __init__(self, model, config, data, feed, run_dir, stop, state, on_epoch, listener):
+    def __init__(
+        self, model, config, data, feed, run_dir, stop, state, on_epoch, listener, validate
+    ):
         self.model, self.config, self.data, self.feed = model, config, data, feed
         self.run_dir, self.stop, self.state = run_dir, stop, state
         self.on_epoch, self.listener = on_epoch, listener
@@ -96,13 +106,15 @@ class _Loop:
         self.batch = config.train.batch_size
         self.steps_per_epoch = stream.steps(data, "train", self.batch)
         self.dist = distribute.current()  # distributed: batches split across replicas
-        self.val_steps = stream.split_steps(data, "val", self.batch)
-        self.val_ds = self.dist.prepare(
-            stream.dataset(
-                lambda: stream.split_batches(data, "val", self.batch, feed.eval_batch),
-                feed.specs(),
+        self.validate = validate
+        if validate:
+            self.val_steps = stream.split_steps(data, "val", self.batch)
+            self.val_ds = self.dist.prepare(
+                stream.dataset(
+                    lambda: stream.split_batches(data, "val", self.batch, feed.eval_batch),
+                    feed.specs(),
+                )
             )
-        )
         self.per_call = int(model.steps_per_execution)
         model.make_train_function()
         self.best_path = run_dir / "checkpoints" / "best.keras"
@@ -125,7 +137,10 @@ class _Loop:
         _write_history(self.run_dir / "history.csv", state.history)
         if self.on_epoch is not None:
             self.on_epoch(state.epoch, row, seconds)
-        self.keep_best(row[self.monitor])
+        if self.validate:
+            self.keep_best(row[self.monitor])
+        else:
+            self.keep_last(row["loss"])
         state.epoch += 1
         state.step = 0
         self.save_state()
@@ -170,11 +185,14 @@ class _Loop:
             self.listener.steps(state.epoch, state.step, self.steps_per_epoch)
 
     def validated(self, stage: int) -> dict:
-        """The epoch's history row: training metrics, then validation (all replicas)."""
+        """The epoch's history row: training metrics, then validation (all replicas) unless
+        the run validates on nothing."""
         row = {"epoch": self.state.epoch}
         if stage:
             row["stage"] = stage
         row.update({k: float(v) for k, v in self.model.get_metrics_result().items()})
+        if not self.validate:
+            return row
         val_logs = self.dist.evaluate(self.model, self.val_ds, self.val_steps)
         row.update({f"val_{k}": float(v) for k, v in val_logs.items()})
         if not math.isfinite(row["val_loss"]):
@@ -197,6 +215,14 @@ class _Loop:
             state.wait += 1
             if es is not None and state.wait >= es.patience:
                 state.stopped_early = True
+
+    def keep_last(self, loss: float) -> None:
+        """Without validation: after the last epoch, its model is the one kept (best.keras),
+        recorded as the best epoch so that resuming and checkpoints treat it as such."""
+        state = self.state
+        if state.epoch + 1 == self.config.train.epochs:
+            state.best, state.best_epoch = loss, state.epoch
+            checkpoint.save_model(self.model, self.best_path)
 
 
 def _diverged(

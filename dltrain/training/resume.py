@@ -13,7 +13,8 @@ A completed run whose model or preprocessing file is damaged is repaired the sam
 (the final model is rebuilt from the best checkpoint and the same test scores written
 again). The run's own config.yaml and dataset.json are the only inputs: the data is
 re-read (or found in the cache) from where the run recorded it, and must give the same
-split hashes as when the run started, or resuming is refused.
+split hashes as when the run started, or resuming is refused. A run trained on train+val
+(refit.json, `dltrain.training.refit`) resumes as one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dltrain import records, runs
 from dltrain.config import load_config
 from dltrain.data.cache import preprocess
 from dltrain.errors import DataError, DivergedError, UsageError
-from dltrain.training import checkpoint, distribute, framework
+from dltrain.training import checkpoint, distribute, framework, refit
 from dltrain.training.events import SILENT, Listener
 from dltrain.training.guard import guarded, phase
 from dltrain.training.loop import LoopState
@@ -43,7 +44,7 @@ def resume(run_id: str, listener: Listener = SILENT) -> TrainResult:
     with distribute.resume_folders(run_dir) as (lock, write_dir):
         _resumable(run_dir, run_id)
         listener.phase("preprocess", "preprocessing")
-        session = Session(config, preprocess(config), listener)
+        session = Session(config, preprocess(config), listener, refit.read(run_dir))
         _same_splits(session, dataset, run_id)
         if lock.stale_pid:
             listener.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")

@@ -41,6 +41,7 @@ def write_setup(run_dir: Path, session, argv: list[str]) -> None:
             "features": manifest["features"],
             "input_shape": manifest.get("input_shape"),
             "split": manifest["split"],
+            "rare_classes": manifest.get("rare_classes"),  # merged or dropped (data.rare_classes)
             "rows": rows,
         },
     )

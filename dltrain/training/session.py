@@ -23,7 +23,7 @@ import numpy as np
 from dltrain import records, runs, tasks
 from dltrain.config import ExperimentConfig
 from dltrain.data.cache import Processed, preprocess
-from dltrain.errors import ConfigError, DivergedError, DltrainError
+from dltrain.errors import ConfigError, DivergedError, DltrainError, RunError
 from dltrain.evaluation import final
 from dltrain.evaluation.predict import load_model
 from dltrain.evaluation.scoring import metric_names
@@ -31,6 +31,7 @@ from dltrain.training import checkpoint, distribute, framework, loop, runfiles
 from dltrain.training.events import SILENT, Listener
 from dltrain.training.guard import guarded, phase
 from dltrain.training.loop import LoopState
+from dltrain.training.refit import Refit, train_and_val
 from dltrain.training.setup import class_weights, feeder, monitor_of, new_model
 
 
@@ -66,10 +67,20 @@ class Session:
         config: the validated experiment.
         data: its processed dataset.
         listener: told of phases, epochs and warnings. Defaults to `SILENT`.
+        refit: a run trained on train+val (`train_on_train_val`): how its epochs and
+            threshold were chosen. Its data is then `train_and_val(data)`, and it
+            validates on nothing. Defaults to None, a run as configured.
     """
 
-    def __init__(self, config: ExperimentConfig, data: Processed, listener: Listener = SILENT):
-        self.config, self.data, self.listener = config, data, listener
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        data: Processed,
+        listener: Listener = SILENT,
+        refit: Refit | None = None,
+    ):
+        self.config, self.listener, self.refit = config, listener, refit
+        self.data = data if refit is None else train_and_val(data)
         self.task_name = training_task(config, data.manifest)
         self.task = tasks.get(self.task_name)
         self.monitor, self.mode = monitor_of(config, self.task_name)
@@ -139,8 +150,8 @@ class Session:
         return checks
 
     def fit(self, run_dir: Path, model, stop, state: LoopState, on_epoch=None) -> LoopState:
-        """Runs the resumable loop from `state`, then keeps the best validation epoch as
-        model.keras (its checksum recorded)."""
+        """Runs the resumable loop from `state`, then keeps the best validation epoch (the
+        last epoch, for a run trained on train+val) as model.keras (its checksum recorded)."""
         weights = None
         if self.task.exclusive:
             counts = self.data.manifest["split"]["train"]["class_counts"]
@@ -149,7 +160,16 @@ class Session:
         feed = feeder(self.config, self.data, self.task_name, weights)
         self.listener.phase("train", "training")
         state = loop.run(
-            model, self.config, self.data, feed, run_dir, stop, state, on_epoch, self.listener
+            model,
+            self.config,
+            self.data,
+            feed,
+            run_dir,
+            stop,
+            state,
+            on_epoch,
+            self.listener,
+            validate=self.refit is None,
         )
         if not distribute.current().is_chief:  # distributed: the chief keeps the model
             return state
@@ -162,12 +182,17 @@ class Session:
         return state
 
     def test(self, run_dir: Path, checks: list) -> tuple[dict, list]:
-        """The one look at test, then the sanity suite's verdict against the baselines."""
+        """The one look at test, then the sanity suite's verdict against the baselines (not
+        for a run trained on train+val: its val metrics are in-sample; metrics.json's
+        "refit" says how it was trained)."""
         from dltrain.training import sanity
 
         self.listener.phase("test", "scoring the test split")
         results = final.test_once(run_dir, self)
-        if checks:
+        if self.refit is not None:
+            results["refit"] = self.refit.as_json()
+            runs.write_json(run_dir / "metrics.json", results)
+        elif checks:
             headline = results["val"].get(self.task.headline, {}).get("value")
             checks = [c for c in checks if c.name != "beats_baselines"]  # a resumed run's
             checks.append(sanity.beats_baselines(self.task_name, headline, checks))
@@ -196,9 +221,41 @@ def train(config: ExperimentConfig, argv: list[str], listener: Listener = SILENT
     Returns:
         The run id, its folder and its metrics.
     """
+    return _new_run(config, argv, listener, None)
+
+
+def train_on_train_val(
+    config: ExperimentConfig, argv: list[str], chosen: Refit, listener: Listener = SILENT
+) -> TrainResult:
+    """Trains on the train and val splits together for exactly `chosen.epochs` epochs (no
+    early stopping, no validation, the last epoch kept), then tests once with the frozen
+    threshold: the final run of `tune.final: train+val` (`dltrain.training.refit`).
+
+    Args:
+        config: the best config, with `train.epochs` = `chosen.epochs`, early stopping off
+            and, for a binary task, `evaluate.threshold` fixed at `chosen.threshold`.
+        argv: the command line, stored in command.txt.
+        chosen: how the epochs and the threshold were chosen on validation (refit.json).
+        listener: told of phases, epochs and warnings. Defaults to `SILENT`.
+
+    Returns:
+        The run id, its folder and its metrics (with "refit").
+    """
+    threshold = config.evaluate.threshold
+    fixed = threshold.rule == "fixed" and threshold.value == chosen.threshold
+    if (
+        config.train.epochs != chosen.epochs
+        or config.train.early_stopping is not None
+        or not (fixed or chosen.threshold is None)
+    ):
+        raise ValueError(f"the config does not train as {chosen} says")  # the caller's bug
+    return _new_run(config, argv, listener, chosen)
+
+
+def _new_run(config: ExperimentConfig, argv: list[str], listener: Listener, chosen):
     dist = distribute.setup(config.train, listener)  # distributed: before any TF op
     listener.phase("preprocess", "preprocessing")
-    session = Session(config, preprocess(config), listener)  # config errors: no run yet
+    session = Session(config, preprocess(config), listener, chosen)  # config errors: no run yet
     _check_init_from(config)
     with distribute.run_folder(config.name) as (run_id, run_dir):  # non-chief: a temp dir
         with runs.RunLock(run_dir, new=True), guarded(run_dir) as stop, dist.failures():
@@ -225,6 +282,8 @@ def _check_init_from(config: ExperimentConfig) -> None:
 
 def _train_in(session: Session, run_dir: Path, argv: list[str], stop, on_epoch=None, test=True):
     """Sets the run up, checks, trains and (unless `test` is False) tests once."""
+    if session.refit is not None:
+        session.refit.write(run_dir)  # before config.yaml: resume reads it
     runfiles.write_setup(run_dir, session, argv)
     checks = session.sanity(run_dir)
     phase(run_dir, "training")
@@ -261,3 +320,31 @@ def checking(config: ExperimentConfig, listener: Listener = SILENT):
     session = Session(config, preprocess(config), listener)
     with framework.configured(config, listener):
         yield session
+
+
+def validation_operating_point(config: ExperimentConfig, folds: list[tuple[Path, Processed]]):
+    """The decision threshold of a tuning trial, chosen on validation by
+    `evaluate.threshold`: each fold's kept model (run_dir/model.keras) scored on its own val
+    split, the scores pooled (out-of-fold, with k-fold), one threshold chosen on them.
+
+    Returns:
+        `choose_threshold`'s operating point, or None when the task has no threshold.
+
+    Raises:
+        RunError: a fold's model.keras is missing.
+    """
+    from dltrain.evaluation.threshold import choose_threshold
+
+    ys, scores = [], []
+    for run_dir, data in folds:
+        session = Session(config, data)
+        if not session.task.chooses_threshold:
+            return None
+        path = run_dir / "model.keras"
+        if not path.is_file():
+            raise RunError(f"{path} is missing: the trial's kept model is needed for its threshold")
+        with framework.configured(config):  # as when a run scores its own val split
+            scored = final.split_scores(load_model(path), session, "val")
+        ys.append(scored.y)
+        scores.append(scored.scores)
+    return choose_threshold(config.evaluate.threshold, np.concatenate(ys), np.concatenate(scores))

@@ -4,7 +4,9 @@
 complete best.yaml (the best trial's config, ready to train), the optimisation history
 and parameter importances as PNG, and study.json. The final run is the best config
 trained as a normal run and tested once: the only time the test split is looked at.
-Every trial run (and the final run) has a study.json that links it to its study.
+With `tune.final: train+val` it trains on train and val together, for the epochs and with
+the threshold the best trial chose on validation (`refit_choice`). Every trial run (and
+the final run) has a study.json that links it to its study.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dltrain import runs
 from dltrain.config import ExperimentConfig
-from dltrain.errors import RunError, UsageError
+from dltrain.errors import ConfigError, RunError, UsageError
 from dltrain.tuning.reporting import Reporter, first_line, why
-from dltrain.tuning.trial import train_final
+from dltrain.tuning.trial import refit, train_final, validation_operating_point
 
 BEST_YAML = "best.yaml"
 TRIALS_CSV = "trials.csv"
@@ -124,16 +128,19 @@ def claim_final(folder: Path, study, n_trials: int) -> bool:
     return True
 
 
-def final_run(config: ExperimentConfig, study: str, best, plots: list[Path], argv: list[str]):
-    """The best config as a normal run: train, validate, then the one look at test."""
+def final_run(
+    config: ExperimentConfig, study: str, best, plots: list[Path], argv: list[str], chosen=None
+):
+    """The best config as a normal run: train, validate, then the one look at test; with
+    `chosen` (`refit_choice`), trained on train+val as it says, then the one look at test."""
     from dltrain.evaluation.plots import make_plots
     from dltrain.evaluation.report import write_report
 
-    result = train_final(config, [*argv, "# final run of study", study])
-    runs.write_json(
-        result.run_dir / "study.json",
-        {"study": study, "role": "final", "best_trial": best.number, "value": best.value},
-    )
+    result = train_final(config, [*argv, "# final run of study", study], chosen)
+    link = {"study": study, "role": "final", "best_trial": best.number, "value": best.value}
+    if chosen is not None:
+        link["trained_on"] = ["train", "val"]
+    runs.write_json(result.run_dir / "study.json", link)
     extra = []
     for path in plots:
         target = result.run_dir / "plots" / path.name
@@ -142,6 +149,56 @@ def final_run(config: ExperimentConfig, study: str, best, plots: list[Path], arg
     if extra:
         write_report(result.run_dir, make_plots(result.run_dir) + extra)
     return result
+
+
+def refit_choice(config: ExperimentConfig, study: str, best):
+    """How the final run on train+val trains (`tune.final: train+val`), from the best trial:
+    its best validation epoch (with k-fold, the median over its folds, rounded half up) and,
+    for a binary task, the threshold its kept model(s) choose on validation by
+    `evaluate.threshold` (with k-fold, on the folds' validation scores pooled).
+
+    Returns:
+        (the settings that make the best config the final run's, dotted key → (value,
+        where it comes from), for `space.trial_config`; its `Refit`).
+
+    Raises:
+        ConfigError: the trial did not record its best epochs (a study of an older dltrain).
+    """
+    from dltrain.data.cache import preprocess
+
+    epochs = best.user_attrs.get("best_epochs")
+    run_ids = best.user_attrs.get("runs", [])
+    if not epochs or len(epochs) != len(run_ids):
+        raise ConfigError(
+            f"trial {best.number} of study {study!r} did not record its best epochs (an older "
+            "dltrain ran it), so there is no epoch count to retrain on train+val with; set "
+            "tune.final: train, or start a new study with --study NEW_NAME",
+            where=config.where("tune.final"),
+        )
+    folds = config.tune.cv.folds if config.tune.cv else None
+    data = [preprocess(config, (i, folds) if folds else None) for i in range(folds or 1)]
+    run_dirs = [runs.runs_root() / runs.validate_run_id(r) for r in run_ids]
+    point = validation_operating_point(config, list(zip(run_dirs, data, strict=True)))
+    n = int(math.floor(float(np.median(epochs)) + 0.5))
+    how = (
+        f"the median of its {len(epochs)} folds' best validation epochs "
+        f"({', '.join(map(str, epochs))})"
+        if folds
+        else "its best validation epoch"
+    )
+    threshold = None if point is None else min(max(point["value"], 1e-6), 1 - 1e-6)
+    chosen = refit(
+        epochs=n,
+        chosen_by=f"trial {best.number} of study {study!r}",
+        epochs_from=how,
+        threshold=threshold,
+        operating_point=point,
+    )
+    origin = f"tune.final: train+val ({chosen.summary()})"
+    settings = {"train.epochs": (n, origin), "train.early_stopping": (None, origin)}
+    if threshold is not None:
+        settings["evaluate.threshold"] = ({"rule": "fixed", "value": threshold}, origin)
+    return settings, chosen
 
 
 def refuse_trial(run_id: str, command: str) -> None:

@@ -114,7 +114,11 @@ def _has_lists(dist: Any) -> bool:
 
 
 def trial_config(
-    path: Path, overrides: list[str], params: dict[str, Any], number: int
+    path: Path,
+    overrides: list[str],
+    params: dict[str, Any],
+    number: int,
+    settings: dict[str, tuple[Any, str]] | None = None,
 ) -> ExperimentConfig:
     """The experiment file + `--set` overrides + the trial's values, validated by the schema.
 
@@ -123,6 +127,8 @@ def trial_config(
         overrides: the `--set` overrides of the study, applied first.
         params: the trial's value for each dotted path of `tune.space`.
         number: the trial's number, named in messages.
+        settings: more values dltrain sets last, dotted key → (value, where it comes from),
+            e.g. the epochs of a final run on train+val. Defaults to None.
 
     Returns:
         The frozen config of the trial.
@@ -134,4 +140,4 @@ def trial_config(
         key: (value, f"--set {shown(f'{key}={value!r} (tune trial {number})')}")
         for key, value in params.items()
     }
-    return load_config(path, overrides, recorded=recorded)
+    return load_config(path, overrides, recorded={**recorded, **(settings or {})})

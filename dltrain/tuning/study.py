@@ -3,7 +3,8 @@
 A worker opens (or joins) the study, raises its number of trials, and runs one trial
 after another until no ticket is left. When no trial is waiting or running any more,
 the worker that sees it writes the study's outputs, and one worker (`tune.final:
-train`) trains the best config as a normal run and tests it once.
+train`, or `train+val`) trains the best config as a normal run (or on train+val) and
+tests it once.
 """
 
 from __future__ import annotations
@@ -256,8 +257,12 @@ def _best_outputs(study, best, spec: StudySpec, folder: Path, reporter: Reporter
     metric = (study.user_attrs.get("objective") or {}).get("metric", "objective")
     outputs.write_best_yaml(folder / outputs.BEST_YAML, best_config, best, spec.name, metric)
     plots = outputs.write_plots(study, folder, reporter)
-    if spec.config.tune.final != "train" or not outputs.claim_final(folder, study, n_trials):
+    if spec.config.tune.final == "none" or not outputs.claim_final(folder, study, n_trials):
         return None
-    final = outputs.final_run(best_config, spec.name, best, plots, spec.argv)
+    chosen = None
+    if spec.config.tune.final == "train+val":
+        settings, chosen = outputs.refit_choice(best_config, spec.name, best)
+        best_config = trial_config(spec.config_path, spec.overrides, params, best.number, settings)
+    final = outputs.final_run(best_config, spec.name, best, plots, spec.argv, chosen)
     study.set_user_attr("final_run", {"trials": n_trials, "run": final.run_id})
     return final

@@ -73,6 +73,7 @@ def run_trial(trial, spec: StudySpec) -> Outcome:
     except TRIAL_FAILURES as exc:
         return Outcome("FAIL", reason=_reason(exc))
     values: list[float] = []
+    epochs: list[int] = []  # each fold's best validation epoch (1-based): tune.final train+val
     run_ids: list[str] = []
     for index in range(plan.folds or 1):
         try:
@@ -85,7 +86,7 @@ def run_trial(trial, spec: StudySpec) -> Outcome:
         link = _link(trial, spec, plan, index)
         runs.write_json(run_dir / "study.json", link)
         try:
-            values.append(_train_fold(trial, spec, plan, data, index, run_dir, link))
+            value, best_epoch = _train_fold(trial, spec, plan, data, index, run_dir, link)
         except optuna.TrialPruned as exc:
             records.set_status(run_dir, "pruned", message=str(exc))
             runs.write_json(run_dir / "study.json", {**link, "state": "PRUNED"})
@@ -94,6 +95,9 @@ def run_trial(trial, spec: StudySpec) -> Outcome:
             return Outcome("FAIL", reason=_reason(exc))
         finally:  # trials share the process
             release_trial_memory()
+        values.append(value)
+        epochs.append(best_epoch)
+    trial.set_user_attr("best_epochs", epochs)
     mean = float(np.mean(values))
     if plan.folds:
         trial.set_user_attr(
@@ -126,12 +130,13 @@ def _link(trial, spec: StudySpec, plan: _Plan, index: int) -> dict[str, Any]:
 
 
 def _train_fold(trial, spec: StudySpec, plan: _Plan, data, index: int, run_dir: Path, link):
-    """Trains one fold in its run folder; returns its value (raises `TrialPruned`)."""
+    """Trains one fold in its run folder; returns its value and best epoch (1-based)
+    (raises `TrialPruned`)."""
     on_epoch = _pruning(trial, plan.metric, index * plan.config.train.epochs)
-    value = _train_trial(run_dir, plan.config, data, spec.argv, on_epoch, plan.metric)
-    runs.write_json(run_dir / "study.json", {**link, "value": value})
+    value, epoch = _train_trial(run_dir, plan.config, data, spec.argv, on_epoch, plan.metric)
+    runs.write_json(run_dir / "study.json", {**link, "value": value, "best_epoch": epoch})
     records.set_status(run_dir, "completed", study=spec.name, trial=trial.number)
-    return value
+    return value, epoch
 
 
 def _pruning(trial, metric: str, base_step: int):
@@ -213,17 +218,36 @@ def objective_of(config: ExperimentConfig, task: str) -> tuple[str, str]:
     return metric, direction
 
 
-def _train_trial(run_dir: Path, config: ExperimentConfig, data, argv, on_epoch, metric) -> float:
+def _train_trial(run_dir: Path, config: ExperimentConfig, data, argv, on_epoch, metric):
     """Trains in the (locked) run folder, validation only: the test split stays unseen;
-    returns the `metric` at the epoch the run keeps. status.json records how it ended."""
+    returns the `metric` at the epoch the run keeps, and that epoch (1-based). status.json
+    records how it ended."""
     from dltrain.training import session
 
     state = session.trial(config, data, run_dir, argv, on_epoch)
-    return float(state.history[state.best_epoch][metric])
+    return float(state.history[state.best_epoch][metric]), state.best_epoch + 1
 
 
-def train_final(config: ExperimentConfig, argv: list[str]):
-    """A normal `dltrain train` run of `config`: train, validate, test once."""
-    from dltrain.training.session import train
+def train_final(config: ExperimentConfig, argv: list[str], chosen=None):
+    """A normal `dltrain train` run of `config`: train, validate, test once; or with
+    `chosen` (a `Refit`), a run trained on train+val (`session.train_on_train_val`)."""
+    from dltrain.training.session import train, train_on_train_val
 
+    if chosen is not None:
+        return train_on_train_val(config, argv, chosen)
     return train(config, argv)
+
+
+def refit(**fields):
+    """A `dltrain.training.refit.Refit`: how a final run on train+val was chosen."""
+    from dltrain.training.refit import Refit
+
+    return Refit(**fields)
+
+
+def validation_operating_point(config: ExperimentConfig, folds: list[tuple[Path, Any]]):
+    """The threshold a trial's kept model(s) choose on validation, or None (no threshold
+    for the task): `session.validation_operating_point`."""
+    from dltrain.training.session import validation_operating_point
+
+    return validation_operating_point(config, folds)

@@ -95,7 +95,7 @@ def test_class_with_too_few_rows(workdir, cli):
     table.loc[0, "outcome"] = "rare"
     table.to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
-    _check(cli("preprocess", config), 3, "too few rows to stratify", "1 row(s)")
+    _check(cli("preprocess", config), 3, "'rare': 1 row(s)", "data.rare_classes: merge")
     _nothing_written(workdir)
 
 

@@ -130,9 +130,9 @@ def test_every_architecture_declares_known_kinds():
         ),
         (
             "mlp",
-            "signals",
-            "architecture 'mlp' does not work with signals; it needs tabular data. "
-            "For signals use: autoencoder, cnn1d, fcn, gru, lstm, resnet1d, transformer",
+            "images",
+            "architecture 'mlp' does not work with images; it needs tabular data or signals. "
+            "For images use: autoencoder, cnn, pretrained",
         ),
     ],
 )

@@ -26,7 +26,9 @@ Pixels (`load`): uint8, (k, height, width, channels), channels 1 (grayscale) or 
 - palette, bilevel, CMYK and YCbCr images are converted to RGB or grayscale;
 - grayscale uses ITU-R 601-2 luma (Pillow's "L"); rgb repeats a gray image's channel;
 - every image is resized to `data.size` (height, width) with Pillow's bilinear filter,
-  without keeping the aspect ratio (no padding, no cropping).
+  without keeping the aspect ratio (no padding, no cropping). Without `data.size`, the
+  images' own size (as shown, orientation applied) when they all share one, so nothing is
+  resized; images of several sizes are then a `ConfigError` that lists the sizes.
 `color: auto` is rgb when any image has colour: a channel differing from another by more
 than `COLOUR_TOLERANCE` somewhere (so gray content saved as RGB or JPEG is grayscale).
 `predict` uses the run's size and colour. Raw files are only read, never modified.
@@ -41,8 +43,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from dltrain.config.data import SIDE_LIMITS
 from dltrain.data import inputfiles
-from dltrain.errors import DataError
+from dltrain.errors import ConfigError, DataError
 from dltrain.kinds import files, labels, paths
 from dltrain.kinds.base import Samples
 from dltrain.kinds.images import IMAGES, Picture
@@ -70,7 +73,7 @@ def read(config) -> Samples:
     facts = _checked(found_paths, where_row)
     coloured = sum(f["colour"] for f in facts)
     rgb = cfg.color == "rgb" or (cfg.color == "auto" and coloured > 0)
-    size = tuple(cfg.size)
+    size = tuple(cfg.size) if cfg.size else own_size(config, facts, where_row)
     info = {
         "layout": layout,
         "images": len(found_paths),
@@ -82,6 +85,7 @@ def read(config) -> Samples:
         "original_height": files.summary([f["size"][1] for f in facts]),
         "original_width": files.summary([f["size"][0] for f in facts]),
         "size": list(size),
+        "size_from": "data.size" if cfg.size else "the images (all one size)",
         "resize": "bilinear, aspect ratio not kept",
         "ignored_files": int(ignored),
     }
@@ -142,6 +146,36 @@ def _listed(config, root: Path, labels_file: Path):
     return found, table, where_row, ignored
 
 
+def own_size(config, facts: list[dict], where_row) -> tuple[int, int]:
+    """The (height, width) every image shares, for `data.size` unset.
+
+    Raises:
+        ConfigError: the images have several sizes (each listed with its count and one
+            file), or one size outside `SIDE_LIMITS`; either way `data.size` must be set.
+    """
+    shown = [(f["shown"][1], f["shown"][0]) for f in facts]
+    sizes = Counter(shown).most_common()
+    low, high = SIDE_LIMITS
+    (height, width), _ = sizes[0]
+    if len(sizes) == 1 and low <= min(height, width) and max(height, width) <= high:
+        return height, width
+    why = (
+        f"have {len(sizes)} different sizes"
+        if len(sizes) > 1
+        else f"are all {height}x{width}, outside {low}..{high} pixels per side"
+    )
+    raise ConfigError(
+        f"data.size is not set and the images {why}, so there is no one size to keep. Set "
+        "data.size: [height, width], the size every image is resized to (e.g. "
+        f"[{height}, {width}], the most common). Sizes (height x width):",
+        where=config.where("data.kind") or config.where("data"),
+        details=[
+            f"{h}x{w}: {n} image(s), e.g. {where_row(shown.index((h, w)))}"
+            for (h, w), n in sizes[:20]
+        ],
+    )
+
+
 def _samples(found, table, where_row, size, rgb: bool, source_files, info) -> Samples:
     height, width = size
     channels = 3 if rgb else 1
@@ -200,6 +234,7 @@ def _inspect(path: Path) -> tuple[dict | None, str | None]:
         "format": picture.format,
         "mode": picture.mode,
         "size": picture.size,
+        "shown": picture.image.size,  # (width, height) after orientation: what is resized
         "colour": has_colour(picture.image),
     }
     return fact, None

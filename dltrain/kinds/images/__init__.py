@@ -1,7 +1,7 @@
 """Images: 2-D pictures, grayscale or colour, resized to one size (`data.size`).
 
 Reading (layouts, checks, conversion to pixels): `dltrain.kinds.images.reader`. File
-formats: one module each in `dltrain.kinds.images.decoders` (today `png_jpeg`), each an
+formats: one module each in `dltrain.kinds.images.decoders` (`png_jpeg`, `dicom`), each an
 `ImageDecoder` that turns a file into a `Picture`: the image as a viewer shows it (a Pillow
 image, orientation applied, fully decoded) and what its file says (format, mode, size).
 Everything after that (8-bit conversion, colour, resizing) is the kind's, the same for
@@ -29,6 +29,8 @@ class Picture:
         mode: the pixel mode as stored ("L", "RGB", "I;16", "P", ...).
         size: (width, height) as stored (before orientation).
         meta: what the header says about the image beyond pixels. Defaults to {}.
+        header: identifying header fields (DICOM PatientID, UIDs), raw, for a group or a
+            labels key: pseudonymised by the reader, never recorded. Defaults to {}.
     """
 
     image: Any
@@ -36,6 +38,7 @@ class Picture:
     mode: str
     size: tuple[int, int]
     meta: dict = field(default_factory=dict)
+    header: dict = field(default_factory=dict)
 
 
 class ImageDecoder(Decoder):
@@ -56,7 +59,7 @@ class ImageDecoder(Decoder):
             picture = self.read(path)
         except DataError as exc:
             return Decoded(None, [f"{where}: {exc.message}"])
-        return Decoded(picture, [], picture.meta)
+        return Decoded(picture, [], picture.meta, picture.header)
 
 
 class ImagesKind(ArrayKind):

@@ -3,6 +3,7 @@ pyedflib), carrying identifying header fields that must never reach a run (`PHI`
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ PHI = {
     "institution": "St Elsewhere Hospital",
     "physician": "House^Gregory",
     "edf_name": "Janet_Doe",
+    "edf_birth": "02-MAY-1951",
 }
 """Identifying values written into the files' headers; a run must contain none of them,
 and no raw patient id (`patient_id`) either."""
@@ -158,7 +160,7 @@ def edf_record(
         writer.setSignalHeaders(headers)
         writer.setPatientCode(patient)
         writer.setPatientName(PHI["edf_name"])
-        writer.setBirthdate("02 May 1951")
+        writer.setBirthdate(datetime.date(1951, 5, 2))
         for onset, duration, text in annotations:
             writer.writeAnnotation(onset, duration, text)
         writer.writeSamples([np.asarray(s, dtype="float64") for s in signals])

@@ -49,6 +49,7 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
     )
     groups = kind.group_values(config, samples)
     parts = _split(config, samples, target, groups, fold)
+    carved = _carved_note(config, samples, target, groups)
     transform = kind.fit(config, samples, parts["train"], target)
     shards = _Shards(
         kind, samples, transform, target, kind.targets(transform, samples, target), groups, folder
@@ -59,6 +60,13 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         for number, name in enumerate(splitting.SPLITS)
     }
     audit = _audit(config, kind, samples, target, groups, parts, shards.hashes, split_info)
+    external = None
+    if getattr(cfg, "external", None) is not None:
+        from dltrain.data import external as ext
+
+        external = ext.build(
+            config, kind, transform, target, folder, _Shards, shards.hashes, groups
+        )
     transform.save(folder / "preprocessing.json")
     source, schema, tail = kind.describe(config, samples, transform, sha)
     return {
@@ -71,12 +79,32 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         "classes": target.classes,
         "positive_class": target.positive_class,
         **schema,
-        "split": {"method": cfg.split.method, "seed": config.seed, **split_info},
+        "split": {"method": cfg.split.method, "seed": config.seed, **split_info, **carved},
         **({"fold": {"index": fold[0], "folds": fold[1]}} if fold else {}),
         "audit": audit,
         "statistics": "preprocessing.json",
         "fitted_on": "train",
+        **({"external": external} if external else {}),
         **tail,
+    }
+
+
+def _carved_note(config, samples, target, groups) -> dict:
+    """The manifest's note when validation was carved out of a column's train rows."""
+    split = config.data.split
+    column = samples.table[split.column] if split.method == "column" else None
+    if not splitting.carved(split, column):
+        return {}
+    how = ["stratified by class"] if target.labels is not None else []
+    if groups is not None:
+        how.append(f"grouped by {config.data.group}")
+    return {
+        "val_from": (
+            f"no row of column {split.column!r} is {split.val!r}: validation is "
+            f"{split.val_fraction:.0%} of the train rows"
+            + (f" ({', '.join(how)})" if how else "")
+            + "; the test rows are as given"
+        )
     }
 
 

@@ -167,6 +167,7 @@ class Session:
 
         self.listener.phase("test", "scoring the test split")
         results = final.test_once(run_dir, self)
+        results = final.external_once(run_dir, self, results)  # data.external, if any
         if checks:
             headline = results["val"].get(self.task.headline, {}).get("value")
             checks = [c for c in checks if c.name != "beats_baselines"]  # a resumed run's

@@ -66,8 +66,9 @@ def read(config) -> Samples:
     located_by = clinical.without_group(config) if field else config
     labels_file = paths.labels_path(config)
     if labels_file is None:
-        layout, (found_paths, table, where_row, ignored) = "folders", _folders(
-            located_by, root, decoders
+        layout, (found_paths, table, where_row, ignored) = (
+            "folders",
+            _folders(located_by, root, decoders),
         )
     else:
         layout = "labels"

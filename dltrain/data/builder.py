@@ -49,7 +49,6 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
     )
     groups = kind.group_values(config, samples)
     parts = _split(config, samples, target, groups, fold)
-    carved = _carved_note(config, samples, target, groups)
     transform = kind.fit(config, samples, parts["train"], target)
     shards = _Shards(
         kind, samples, transform, target, kind.targets(transform, samples, target), groups, folder
@@ -60,15 +59,19 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         for number, name in enumerate(splitting.SPLITS)
     }
     audit = _audit(config, kind, samples, target, groups, parts, shards.hashes, split_info)
-    external = None
-    if getattr(cfg, "external", None) is not None:
-        from dltrain.data import external as ext
-
-        external = ext.build(
-            config, kind, transform, target, folder, _Shards, shards.hashes, groups
-        )
+    ext = _external(config, kind, transform, target, folder, shards.hashes, groups)
     transform.save(folder / "preprocessing.json")
     source, schema, tail = kind.describe(config, samples, transform, sha)
+    split = {
+        "method": cfg.split.method,
+        "seed": config.seed,
+        **split_info,
+        **_carved_note(config, samples, target, groups),
+    }
+    return _manifest(config, kind, source, target, schema, split, fold, audit, ext, tail)
+
+
+def _manifest(config, kind, source, target, schema, split, fold, audit, ext, tail) -> dict:
     return {
         "format": CACHE_FORMAT,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -79,14 +82,23 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         "classes": target.classes,
         "positive_class": target.positive_class,
         **schema,
-        "split": {"method": cfg.split.method, "seed": config.seed, **split_info, **carved},
+        "split": split,
         **({"fold": {"index": fold[0], "folds": fold[1]}} if fold else {}),
         "audit": audit,
         "statistics": "preprocessing.json",
         "fitted_on": "train",
-        **({"external": external} if external else {}),
+        **({"external": ext} if ext else {}),
         **tail,
     }
+
+
+def _external(config, kind, transform, target, folder, hashes, groups) -> dict | None:
+    """The external test set's shards and manifest entry (`data.external`), or None."""
+    if getattr(config.data, "external", None) is None:
+        return None
+    from dltrain.data import external
+
+    return external.build(config, kind, transform, target, folder, _Shards, hashes, groups)
 
 
 def _carved_note(config, samples, target, groups) -> dict:

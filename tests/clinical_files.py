@@ -167,3 +167,96 @@ def edf_record(
     finally:
         writer.close()
     return path
+
+
+def dicom_images(folder: Path, n: int, *, first_patient: int = 0, seed: int = 0) -> list[tuple]:
+    """`n` CT slices (two per patient), half with a nodule; returns (file, label) rows."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        name = f"img{i:03d}.dcm"
+        patient = patient_id(first_patient + i // 2)
+        dicom_slice(
+            folder / name, ct_pixels(rng, label), patient=patient, series=f"1.2.9.{seed}.{i}"
+        )
+        rows.append((name, "nodule" if label else "clear"))
+    return rows
+
+
+def dicom_series(folder: Path, n: int, slices: int = 4, seed: int = 1) -> list[tuple]:
+    """`n` series of `slices` slices each, one folder and one patient per series."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        for z in range(slices):
+            dicom_slice(
+                folder / f"s{i:02d}" / f"{z}.dcm",
+                ct_pixels(rng, label),
+                patient=patient_id(100 + i),
+                series=f"1.2.8.{seed}.{i}",
+                position=z * 2.5,
+            )
+        rows.append((f"s{i:02d}", "nodule" if label else "clear"))
+    return rows
+
+
+def nifti_set(folder: Path, n: int, seed: int = 2) -> list[tuple]:
+    """`n` small .nii.gz volumes (bright or dark blob), half flipped in x."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        volume = rng.normal(0, 0.3, (6, 6, 6)) + (1.5 if label else 0.0) * np.pad(
+            np.ones((2, 2, 2)), 2
+        )
+        nifti(folder / f"v{i:02d}.nii.gz", volume, spacing=(1.0, 1.0, 2.0), flip_x=i % 3 == 0)
+        rows.append((f"v{i:02d}", "lesion" if label else "normal"))
+    return rows
+
+
+def ecg(fs: int, seconds: float, rng, beats_every: float = 0.8):
+    """A two-lead ECG-like signal with normal (N) and ventricular (V) beats."""
+    n = int(fs * seconds)
+    t = np.arange(n) / fs
+    beats = np.arange(int(fs * 0.5), n - int(fs * 0.5), int(fs * beats_every))
+    symbols = ["V" if rng.random() < 0.35 else "N" for _ in beats]
+    signal = rng.normal(0, 0.02, (n, 2))
+    for b, s in zip(beats, symbols, strict=True):
+        width, height = (0.012, 1.2) if s == "N" else (0.04, -1.6)
+        wave = height * np.exp(-(((t - b / fs) / width) ** 2))
+        signal[:, 0] += wave
+        signal[:, 1] += 0.5 * wave
+    return signal, (beats, symbols)
+
+
+def wfdb_set(folder: Path, n: int, seed: int = 3) -> None:
+    rng = np.random.default_rng(seed)
+    for r in range(n):
+        signal, beats = ecg(250, 12.0, rng)
+        wfdb_record(folder, f"rec{r:02d}", signal, 250, ["MLII", "V1"], beats=beats)
+
+
+def edf_set(folder: Path, n: int, seed: int = 4) -> list[tuple]:
+    """`n` EDF+ recordings (EEG 100 Hz, EOG 50 Hz) with 30-s sleep-stage epochs."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(n):
+        stages = ["Sleep stage W", "Sleep stage 2"] * 2
+        eeg, eog = [], []
+        for k, stage in enumerate(stages):
+            amp = 3.0 if stage.endswith("W") else 1.0
+            eeg.append(rng.normal(0, amp, 30 * 100) + np.sin(np.arange(3000) / (3 + k)))
+            eog.append(rng.normal(0, amp, 30 * 50))
+        notes = [(30.0 * k, 30.0, s) for k, s in enumerate(stages)]
+        edf_record(
+            folder / f"night{r:02d}.edf",
+            [np.concatenate(eeg), np.concatenate(eog)],
+            [100, 50],
+            ["EEG Fpz-Cz", "EOG"],
+            patient=patient_id(200 + r // 2),
+            annotations=notes,
+        )
+        rows.append((f"night{r:02d}", "test" if r >= n - 4 else "train"))
+    return rows

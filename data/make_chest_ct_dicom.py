@@ -14,7 +14,8 @@ ribs at the edge, quantum noise (sd 15 HU); a nodule is a solid lesion (30-60 HU
 somewhere in one lung. 60 patients, 4 contiguous slices each (240 files, 64 x 64):
 30 patients have a nodule on all 4 slices ("nodule"), 30 none ("clear").
 
-Files: data/chest_ct_dicom/<PatientID>/slice<k>.dcm and labels.csv (id: the file's path
+Files: data/chest_ct_dicom/case<NNN>/slice<k>.dcm (folders not named by the patient id,
+which would otherwise show in every id) and labels.csv (id: the file's path
 relative to the folder, label). Reproducible: NumPy seed 0, UIDs derived from the seed.
 """
 
@@ -91,7 +92,7 @@ def main() -> None:
         )
         for k in range(SLICES):
             hu = phantom(rng, nodule if has else None)
-            name = f"SYN-{p:04d}/slice{k + 1}.dcm"
+            name = f"case{p:03d}/slice{k + 1}.dcm"
             write(OUT / name, hu, p, k, f"{root}.{p}.2", f"{root}.{p}.1")
             rows.append((name, "nodule" if has else "clear"))
     pd.DataFrame(rows, columns=["id", "label"]).to_csv(OUT / "labels.csv", index=False)

@@ -114,7 +114,7 @@ def read_new(path: Path, config, transform) -> Samples:
     """New series for `predict`, brought to the trained length (see the module docstring)."""
     length, channels = transform.shape
     how = transform.info.get("fit", "pad")
-    if config.data.segments is not None:
+    if getattr(config.data, "segments", None) is not None:
         located, get, lengths, have = segments.read_new(path, config)
         table, where = located.table, located.where
     elif path.is_file() and path.suffix.lower() == ".csv":

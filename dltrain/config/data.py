@@ -59,6 +59,10 @@ class ColumnSplit(Section):
     """Value of the column that marks validation rows. Defaults to "val"."""
     test: str = "test"
     """Value of the column that marks test rows. Defaults to "test"."""
+    val_fraction: Fraction = 0.15
+    """When no row has the `val` value (a fixed train/test split), this fraction of the
+    training rows (of its groups, with `data.group`) becomes validation, stratified by class
+    where the task has classes; the manifest says so. Defaults to 0.15."""
 
 
 SplitConfig = tagged_union(
@@ -152,6 +156,16 @@ class TabularData(Section):
         return self
 
 
+class ExternalData(Section):
+    """A fixed external test set (e.g. a cohort from another hospital): read like `data.path`,
+    never used for fitting or selection, scored once after the internal test split."""
+
+    path: str
+    """A file or folder in the same layout and format as `data.path`."""
+    labels: str | None = None
+    """Its labels CSV, when the layout has one (as `data.labels`)."""
+
+
 class _FileData(Section):
     """What every non-tabular data kind shares: where the samples and their labels are."""
 
@@ -189,6 +203,13 @@ class _FileData(Section):
     shard_size: Annotated[int, Field(ge=16, le=1_000_000)] = 1024
     """Samples per cache shard; training streams one shard at a time, so memory stays flat
     as the dataset grows. Defaults to 1024."""
+    external: ExternalData | None = None
+    """An external test set, scored once and reported apart from the internal test split.
+    Defaults to None."""
+    pseudonymise: bool = True
+    """Replace ids read from file headers (a `group` such as DICOM PatientID) by a keyed
+    hash (HMAC-SHA256, the key kept outside runs/) before they reach the cache, runs,
+    predictions or the report. Defaults to True; false keeps the raw ids."""
 
     @model_validator(mode="after")
     def _group_for_group_split(self):
@@ -253,6 +274,33 @@ SignalAugment = keyed_union("augmentation", Noise, Scale, Shift, Crop)
 VolumeAugment = keyed_union("augmentation", Flip, Noise)
 
 
+WINDOWS = {
+    "lung": (-600.0, 1500.0),
+    "mediastinum": (50.0, 350.0),
+    "soft_tissue": (40.0, 400.0),
+    "bone": (400.0, 1800.0),
+    "brain": (40.0, 80.0),
+    "liver": (60.0, 160.0),
+}
+"""DICOM window presets (center, width) in Hounsfield units."""
+
+
+class DicomOptions(Section):
+    """How DICOM files are decoded and matched to their labels."""
+
+    window: (
+        Literal["file", "none", "lung", "mediastinum", "soft_tissue", "bone", "brain", "liver"]
+        | tuple[float, Annotated[float, Field(gt=0.0)]]
+    ) = "file"
+    """Windowing after the rescale slope/intercept: a preset (CT, in HU), [center, width],
+    "file" (the file's own first window, or none if it has none) or "none" (the full range,
+    stretched per image). Defaults to "file"."""
+    key: Literal["file", "sop", "series", "study"] = "file"
+    """What the labels CSV's `id` column holds: the file's path relative to `data.path`
+    ("file"; for a series volume, its folder), or the SOPInstanceUID, SeriesInstanceUID or
+    StudyInstanceUID from the headers. Defaults to "file"."""
+
+
 class ImagesData(_FileData):
     """Images (PNG/JPEG, grayscale or RGB): a folder per class, or files listed in `labels`."""
 
@@ -265,6 +313,37 @@ class ImagesData(_FileData):
     augment: list[ImageAugment] = []
     """Random changes applied to training images only, e.g. [{flip: horizontal},
     {rotation: 0.05}]."""
+    dicom: DicomOptions = DicomOptions()
+    """DICOM decoding: windowing and what the labels' ids are."""
+
+
+class Windows(Section):
+    """Fixed-length windows cut from each record (a record's label applies to each)."""
+
+    by: Literal["windows"] = "windows"
+    seconds: Annotated[float, Field(gt=0.0)]
+    """Length of a window in seconds."""
+    step: Annotated[float, Field(gt=0.0)] | None = None
+    """Seconds from one window's start to the next. Defaults to `seconds` (no overlap)."""
+
+
+class AnnotationSegments(Section):
+    """Segments centred on the record's annotations (WFDB beats, EDF+ epochs), each
+    labelled with its annotation: the label fills the target column `data.target`."""
+
+    by: Literal["annotations"] = "annotations"
+    annotator: str = "atr"
+    """WFDB: the annotation file's extension (record.atr). EDF+: ignored (its own
+    annotations). Defaults to "atr"."""
+    before: Annotated[float, Field(ge=0.0)] = 0.0
+    """Seconds before the annotation's onset. Defaults to 0."""
+    after: Annotated[float, Field(gt=0.0)] | None = None
+    """Seconds after the onset. Defaults to the annotation's duration (EDF+ epochs)."""
+    keep: list[str] | None = None
+    """Annotation labels kept (e.g. [N, V]); others are skipped. Defaults to all."""
+
+
+SegmentsConfig = tagged_union("by", Windows, AnnotationSegments)
 
 
 class SignalsData(_FileData):
@@ -280,6 +359,14 @@ class SignalsData(_FileData):
     augment: list[SignalAugment] = []
     """Random changes applied to training series only, e.g. [{noise: 0.01}, {scale: [0.9,
     1.1]}]."""
+    channels: list[str] | None = None
+    """Channels (leads) to keep, by name, in this order (WFDB, EDF). Defaults to all."""
+    rate: Annotated[float, Field(gt=0.0)] | None = None
+    """Sampling rate (Hz) every record is resampled to (WFDB, EDF). Defaults to None: the
+    records' own rate, which must then be the same for every channel and record."""
+    segments: SegmentsConfig | None = None
+    """Cut each record (WFDB, EDF) into samples: fixed windows, or segments around its
+    annotations. Defaults to None: one record, one sample."""
 
 
 class TextData(_FileData):
@@ -303,6 +390,18 @@ class VolumesData(_FileData):
     kind: Literal["volumes"] = "volumes"
     augment: list[VolumeAugment] = []
     """Random changes applied to training volumes only: [{flip: horizontal}, {noise: 0.01}]."""
+    spacing: (
+        tuple[
+            Annotated[float, Field(gt=0.0)],
+            Annotated[float, Field(gt=0.0)],
+            Annotated[float, Field(gt=0.0)],
+        ]
+        | None
+    ) = None
+    """Voxel spacing in mm (depth, height, width) NIfTI volumes and DICOM series are
+    resampled to (linear interpolation). Defaults to None: as stored."""
+    dicom: DicomOptions = DicomOptions()
+    """DICOM decoding: windowing and what the labels' ids are."""
 
 
 DataConfig = tagged_union("kind", TabularData, ImagesData, SignalsData, TextData, VolumesData)

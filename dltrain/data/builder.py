@@ -59,8 +59,19 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         for number, name in enumerate(splitting.SPLITS)
     }
     audit = _audit(config, kind, samples, target, groups, parts, shards.hashes, split_info)
+    ext = _external(config, kind, transform, target, folder, shards.hashes, groups)
     transform.save(folder / "preprocessing.json")
     source, schema, tail = kind.describe(config, samples, transform, sha)
+    split = {
+        "method": cfg.split.method,
+        "seed": config.seed,
+        **split_info,
+        **_carved_note(config, samples, target, groups),
+    }
+    return _manifest(config, kind, source, target, schema, split, fold, audit, ext, tail, rare)
+
+
+def _manifest(config, kind, source, target, schema, split, fold, audit, ext, tail, rare) -> dict:
     return {
         "format": CACHE_FORMAT,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -71,13 +82,42 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         "classes": target.classes,
         "positive_class": target.positive_class,
         **schema,
-        "split": {"method": cfg.split.method, "seed": config.seed, **split_info},
+        "split": split,
         **({"fold": {"index": fold[0], "folds": fold[1]}} if fold else {}),
         **({"rare_classes": rare} if rare else {}),
         "audit": audit,
         "statistics": "preprocessing.json",
         "fitted_on": "train",
+        **({"external": ext} if ext else {}),
         **tail,
+    }
+
+
+def _external(config, kind, transform, target, folder, hashes, groups) -> dict | None:
+    """The external test set's shards and manifest entry (`data.external`), or None."""
+    if getattr(config.data, "external", None) is None:
+        return None
+    from dltrain.data import external
+
+    return external.build(config, kind, transform, target, folder, _Shards, hashes, groups)
+
+
+def _carved_note(config, samples, target, groups) -> dict:
+    """The manifest's note when validation was carved out of a column's train rows."""
+    split = config.data.split
+    column = samples.table[split.column] if split.method == "column" else None
+    if not splitting.carved(split, column):
+        return {}
+    how = ["stratified by class"] if target.labels is not None else []
+    if groups is not None:
+        how.append(f"grouped by {config.data.group}")
+    return {
+        "val_from": (
+            f"no row of column {split.column!r} is {split.val!r}: validation is "
+            f"{split.val_fraction:.0%} of the train rows"
+            + (f" ({', '.join(how)})" if how else "")
+            + "; the test rows are as given"
+        )
     }
 
 

@@ -53,6 +53,8 @@ def split_rows(
     """
     if isinstance(method, ColumnSplit):
         parts = _from_column(method, column, where_row)
+        if len(parts["val"]) == 0 and len(parts["train"]) > 0:
+            parts["train"], parts["val"] = carve_val(method, parts["train"], labels, groups, seed)
     else:
         stratify = labels if not isinstance(method, RandomSplit) else None
         index = np.arange(n_rows)
@@ -113,6 +115,23 @@ def _group_holdout(index, stratify, groups, fraction, seed, name):
         splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
         rest, held = next(splitter.split(index, groups=groups))
     return index[rest], index[held]
+
+
+def carve_val(method: ColumnSplit, train, labels, groups, seed: int):
+    """(train, val) for a column with train and test values only: `method.val_fraction` of
+    the training rows become validation, stratified by class when there are labels and
+    grouped (no group in both) when there are groups."""
+    stratify = labels[train] if labels is not None else None
+    if groups is None:
+        return _holdout(train, stratify, method.val_fraction, seed + 1, "val")
+    return _group_holdout(train, stratify, groups[train], method.val_fraction, seed + 1, "val")
+
+
+def carved(method, column) -> bool:
+    """Whether `split_rows` carved validation out of train (a column without val rows)."""
+    if not isinstance(method, ColumnSplit) or column is None:
+        return False
+    return not (column.astype("string").str.strip() == method.val).fillna(False).any()
 
 
 def _fold(parts, stratify, groups, fold: tuple[int, int], seed: int) -> dict[str, np.ndarray]:

@@ -152,3 +152,30 @@ def drop_classes(target: Targets, dropped: set[int]) -> Targets:
     new[kept] = np.arange(len(kept))
     labels = new[target.labels]
     return Targets(target.task, [target.classes[i] for i in kept], labels, labels.astype("int32"))
+
+
+def encode_known(table: pd.DataFrame, target, fitted: Targets, config, where_row) -> Targets:
+    """Encodes the targets of data scored with an already fitted encoding (an external test
+    set): the training classes in their order; a class training never saw is an error.
+
+    Raises:
+        DataError: a value that is not one of the trained classes (every one listed).
+    """
+    task = tasks.get(fitted.task)
+    if target is None or task.reconstructs:
+        return Targets(fitted.task, [], None, None)
+    if isinstance(target, list):
+        return _multilabel(table, target, where_row)
+    if task.standardised:
+        return _regression(table[target], target, where_row)
+    text = tabular.class_labels(table[target])
+    codes = text.map({c: i for i, c in enumerate(fitted.classes)})
+    unknown = np.flatnonzero(codes.isna().to_numpy())
+    if len(unknown):
+        raise DataError(
+            f"{len(unknown)} sample(s) of the external test set have a {target!r} value that is "
+            f"not a trained class ({', '.join(fitted.classes)}); fix or remove them:",
+            details=[f"{where_row(i)}: {text.iloc[i]!r}" for i in unknown[:20]],
+        )
+    labels = codes.to_numpy(dtype="int64")
+    return Targets(fitted.task, list(fitted.classes), labels, labels.astype("int32"))

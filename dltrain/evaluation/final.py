@@ -179,3 +179,45 @@ def _inputs(data, name: str):
 
     for path in data.shards(name):
         yield read_shard(path).x
+
+
+def external_once(run_dir: Path, session, results: dict) -> dict:
+    """Scores the external test set (`data.external`) once, after the internal test split,
+    at the same frozen threshold; adds `results["external"]` (its metrics with CIs, its
+    size and where it came from), rewrites metrics.json and writes
+    predictions/external.csv. Without an external set, returns `results` unchanged."""
+    from dltrain.data.external import SPLIT
+
+    entry = session.data.manifest.get(SPLIT)
+    if not entry or not session.data.shards(SPLIT):
+        return results
+    task, config = session.task, session.config
+    model = load_model(run_dir / "model.keras")
+    part = split_scores(model, session, SPLIT)
+    classes = results["classes"]
+    threshold = results["threshold"] if results["threshold"] is not None else 0.5
+    scored = score_split(config, task.name, classes, threshold, part.y, part.scores, part.groups, 3)
+    results = {
+        **results,
+        "n": {**results["n"], SPLIT: len(part.y)},
+        SPLIT: {
+            "metrics": scored["metrics"],
+            "source": entry.get("source", {}).get("path"),
+            "identical_to_internal": entry.get("identical_to_internal", 0),
+            "groups_also_internal": entry.get("groups_also_internal"),
+            **{k: v for k, v in scored.items() if k in ("per_class", "confusion", "warnings")},
+        },
+    }
+    runs.write_json(run_dir / "metrics.json", results)
+    write_predictions(
+        runs.run_subdir(run_dir, "predictions") / f"{SPLIT}.csv",
+        part.ids,
+        part.rows,
+        part.y,
+        part.scores,
+        task.name,
+        classes,
+        threshold,
+        groups=part.groups,
+    )
+    return results

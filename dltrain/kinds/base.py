@@ -126,10 +126,49 @@ class DataKind:
     def source_sha(self, config) -> str:
         """SHA-256 of the configured source data, read before anything is decoded (the
         cache fingerprint); its checks are those of `read`."""
-        from dltrain.data.cache import sha256_files
-        from dltrain.kinds.paths import source_files
+        import hashlib
 
-        return sha256_files(source_files(config))
+        from dltrain.data.cache import sha256_files
+        from dltrain.kinds.paths import external_paths, source_files
+
+        sha = sha256_files(source_files(config))
+        extra = []
+        if getattr(config.data, "external", None) is not None:
+            path, labels = external_paths(config)
+            found = source_files(config, path, labels)
+            extra.append("external:" + sha256_files(found))
+        if self.header_group(config):  # pseudonyms in the shards: a new key, a new cache
+            from dltrain.kinds.pseudonyms import key_id
+
+            extra.append("key:" + (key_id() if config.data.pseudonymise else "raw"))
+        if not extra:
+            return sha
+        return hashlib.sha256("\n".join([sha, *extra]).encode()).hexdigest()
+
+    def header_group(self, config) -> str | None:
+        """The header field `data.group` names for this kind's formats, or None."""
+        from dltrain.kinds.clinical import header_group
+
+        if self.decoder_package is None:
+            return None
+        return header_group(config, self.decoders)
+
+    def external_config(self, config, transform):
+        """The config that reads the external test set (`data.external`): its path and
+        labels, no split, and the options that fix the fitted shape (`fitted_options`)."""
+        from dltrain.config.data import RandomSplit
+        from dltrain.kinds.paths import external_paths
+
+        path, labels = external_paths(config)
+        update = {"path": str(path), "split": RandomSplit(), "external": None}
+        if "labels" in type(config.data).model_fields:
+            update["labels"] = str(labels) if labels is not None else None
+        update.update(self.fitted_options(transform))
+        return config.model_copy(update={"data": config.data.model_copy(update=update)})
+
+    def fitted_options(self, transform) -> dict:
+        """`data:` options that make new data read at the fitted shape (e.g. a length)."""
+        return {}
 
     def sample_ids(self, samples: Samples):
         """The id of every sample (np.ndarray), as predictions show it."""

@@ -7,8 +7,9 @@ scan of that package in sorted module-name order, so adding a format is adding o
 (and its test): no list to edit, no import side effect, and the order is the names' order.
 
 Which decoder reads a file:
-1. the decoder whose `suffixes` hold the file's suffix (any case); two decoders of one kind
-   claiming the same suffix is an error found at discovery;
+1. the decoder whose `suffixes` end the file's name (any case; the longest wins, so
+   ".nii.gz" is NIfTI's, not another ".gz"); two decoders of one kind claiming the same
+   suffix is an error found at discovery;
 2. for a suffix no decoder claims: the first decoder whose `sniff` recognises the file's
    first `SNIFF_BYTES` bytes (e.g. DICOM's "DICM" at byte 128). Only decoders that define
    `sniff` make a reader open such files, so a folder's other files are not read otherwise.
@@ -41,11 +42,16 @@ class Decoded:
             sample may come with problems (e.g. bad cells of a CSV record).
         meta: what the file's header says about the sample (sampling rate, voxel
             spacing, ...). Never identifying fields (names, birth dates). Defaults to {}.
+        header: the header fields that can name a group or match a labels row (DICOM
+            PatientID and UIDs, the EDF patient code, the WFDB record), raw: identifying,
+            so a reader pseudonymises them (`dltrain.kinds.pseudonyms`) and never records
+            them as they are. Defaults to {}.
     """
 
     sample: Any
     problems: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    header: dict = field(default_factory=dict)
 
 
 class Decoder:
@@ -60,6 +66,13 @@ class Decoder:
     name: str = ""
     suffixes: tuple[str, ...] = ()
     formats: str = ""
+    header_fields: tuple[str, ...] = ()
+    """The `Decoded.header` fields it reads, which `data.group` may name."""
+
+    def configured(self, data) -> Decoder:
+        """This decoder with the options of the config's `data:` section (DICOM windowing,
+        signal channels and rate). Defaults to itself: a format without options."""
+        return self
 
     def sniff(self, head: bytes) -> bool:
         """Whether a file whose suffix no decoder claims is this format, from its first
@@ -87,9 +100,28 @@ class Decoders(tuple):
     def formats(self) -> str:
         return " or ".join(d.formats for d in self)
 
+    @property
+    def header_fields(self) -> set[str]:
+        return {f for d in self for f in d.header_fields}
+
+    def configured(self, data) -> Decoders:
+        """Every decoder with the options of the `data:` section (`Decoder.configured`)."""
+        return Decoders(d.configured(data) for d in self)
+
+    def suffix(self, path: Path) -> str | None:
+        """The longest suffix a decoder claims that ends the file's name (any case)."""
+        name = Path(path).name.lower()
+        claimed = [s for s in self.suffixes if name.endswith(s) and len(name) > len(s)]
+        return max(claimed, key=len) if claimed else None
+
+    def stem(self, path: Path) -> str:
+        """The file's name without the claimed suffix ("a.nii.gz" → "a"), else `Path.stem`."""
+        suffix = self.suffix(path)
+        return Path(path).name[: -len(suffix)] if suffix else Path(path).stem
+
     def pick(self, path: Path) -> Decoder | None:
         """The decoder of `path` (see the module docstring), or None when none claims it."""
-        suffix = Path(path).suffix.lower()
+        suffix = self.suffix(path)
         for decoder in self:
             if suffix in decoder.suffixes:
                 return decoder

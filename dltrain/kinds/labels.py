@@ -451,7 +451,7 @@ def locate_files(config, root: Path, labels_file: Path | None, decoders, what: s
     paths, ignored = scan_files(root, decoders, recursive=False, skip=labels_file)
     by_stem: dict[str, list[Path]] = {}
     for path in paths:
-        by_stem.setdefault(path.stem, []).append(path)
+        by_stem.setdefault(decoders.stem(path), []).append(path)
     clashes = [f"{', '.join(map(str, ps))}" for ps in by_stem.values() if len(ps) > 1]
     if clashes:
         raise DataError(

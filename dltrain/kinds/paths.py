@@ -63,8 +63,35 @@ def labels_path(config) -> Path | None:
     return path
 
 
-def source_files(config) -> list[Path]:
-    """Every file under data.path (and the labels file): what the fingerprint covers.
+def external_paths(config) -> tuple[Path, Path | None]:
+    """`data.external.path` and `.labels`, resolved like `data.path` (from the working
+    directory, else beside the config file that wrote them), absolute.
+
+    Raises:
+        DataError: either does not exist.
+    """
+    ext = config.data.external
+    out = []
+    for key, value in (("path", ext.path), ("labels", ext.labels)):
+        if value is None:
+            out.append(None)
+            continue
+        candidate = Path(value).expanduser()
+        folder = config.folder(f"data.external.{key}") or config.folder("data.external")
+        if not candidate.is_absolute() and not candidate.exists() and folder is not None:
+            candidate = folder / candidate if (folder / candidate).exists() else candidate
+        if not candidate.exists():
+            raise DataError(
+                f"external test set not found: {candidate}. Check data.external.{key} "
+                f"({config.where(f'data.external.{key}') or 'data.external'}); {RELATIVE}"
+            )
+        out.append(candidate.resolve())
+    return out[0], out[1]
+
+
+def source_files(config, root: Path | None = None, labels: Path | None = None) -> list[Path]:
+    """Every file under data.path (and the labels file): what the fingerprint covers; or
+    under `root` (and `labels`) when given (the external test set).
 
     Raises:
         DataError: data.path or data.labels missing or not a regular file or folder, or an
@@ -73,9 +100,9 @@ def source_files(config) -> list[Path]:
     """
     from dltrain.data import inputfiles
 
-    root = data_path(config)
+    if root is None:
+        root, labels = data_path(config), labels_path(config)
     files = inputfiles.regular_files(root) if root.is_dir() else [root]
-    labels = labels_path(config)
     if labels is not None:
         files.append(labels)
     return files

@@ -189,6 +189,7 @@ class Session:
 
         self.listener.phase("test", "scoring the test split")
         results = final.test_once(run_dir, self)
+        results = final.external_once(run_dir, self, results)  # data.external, if any
         if self.refit is not None:
             results["refit"] = self.refit.as_json()
             runs.write_json(run_dir / "metrics.json", results)

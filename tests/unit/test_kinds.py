@@ -54,11 +54,11 @@ def test_importing_the_registry_imports_no_reader_or_framework():
 def test_decoders_are_the_modules_of_each_kinds_package_in_name_order():
     found = {name: [d.name for d in kind_of(name).decoders] for name in KINDS.names()}
     assert found == {
-        "images": ["png_jpeg"],
-        "signals": ["csv", "npy"],
+        "images": ["dicom", "png_jpeg"],
+        "signals": ["csv", "edf", "npy", "wfdb"],
         "tabular": [],
         "text": ["txt"],
-        "volumes": ["npy"],
+        "volumes": ["dicom", "nifti", "npy"],
     }
 
 
@@ -128,7 +128,7 @@ def config_in(folder: Path, data: str):
 
 
 def test_a_new_image_format_is_one_decoder_module(tmp_path, gray_decoder):
-    assert [d.name for d in kind_of("images").decoders] == ["gray", "png_jpeg"]
+    assert [d.name for d in kind_of("images").decoders] == ["dicom", "gray", "png_jpeg"]
     gray(tmp_path / "img/a/1.gray", 40)
     (tmp_path / "img/b").mkdir()
     Image.fromarray(np.full((4, 6), 200, dtype="uint8")).save(tmp_path / "img/b/2.png")

@@ -192,3 +192,16 @@ def test_check_groups_disjoint():
             {"train": np.array([0]), "val": np.array([1]), "test": np.array([2, 3])}, groups
         )
     assert info.value.details == ["group 'a' is in both train and test"]
+
+
+def test_column_split_with_train_and_test_only_carves_val_out_of_train():
+    column = pd.Series(["train"] * 40 + ["test"] * 10)
+    labels = np.array([0, 1] * 25)
+    groups = np.array([f"p{i // 2}" for i in range(50)], dtype=object)
+    method = ColumnSplit(column="part", val_fraction=0.25)
+    parts = split(method, 50, labels=labels, groups=groups, column=column)
+    assert parts["test"].tolist() == list(range(40, 50))
+    assert len(parts["val"]) > 0 and set(parts["val"]) < set(range(40))
+    assert not set(groups[parts["val"]]) & set(groups[parts["train"]])
+    assert set(labels[parts["val"]]) == {0, 1}
+    assert splits.carved(method, column) and not splits.carved(method, pd.Series(["val"]))

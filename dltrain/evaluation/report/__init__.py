@@ -16,6 +16,7 @@ from pathlib import Path
 from dltrain import __version__, records, runs, tasks
 from dltrain.errors import RunError
 from dltrain.evaluation.plots import make_plots
+from dltrain.evaluation.report.external import external_section
 from dltrain.evaluation.report.page import CSS
 from dltrain.evaluation.report.sections import (
     _config,
@@ -126,6 +127,9 @@ def _sections(run: _Run, plots: list[Path]) -> list[tuple[str, str, str]]:
         ("metrics", "Metrics", _metrics(run)),
         ("operating-point", "Operating point", _operating_point(run)),
     ]
+    external = external_section(run)  # data.external: scored apart from the internal test
+    if external is not None:
+        sections.insert(3, ("external", "External test set", external))
     stages = _stages(run.dir)
     if stages:
         sections.insert(2, ("stages", "Training stages", stages))

@@ -1,7 +1,7 @@
 """Images: 2-D pictures, grayscale or colour, resized to one size (`data.size`).
 
 Reading (layouts, checks, conversion to pixels): `dltrain.kinds.images.reader`. File
-formats: one module each in `dltrain.kinds.images.decoders` (today `png_jpeg`), each an
+formats: one module each in `dltrain.kinds.images.decoders` (`png_jpeg`, `dicom`), each an
 `ImageDecoder` that turns a file into a `Picture`: the image as a viewer shows it (a Pillow
 image, orientation applied, fully decoded) and what its file says (format, mode, size).
 Everything after that (8-bit conversion, colour, resizing) is the kind's, the same for
@@ -29,6 +29,8 @@ class Picture:
         mode: the pixel mode as stored ("L", "RGB", "I;16", "P", ...).
         size: (width, height) as stored (before orientation).
         meta: what the header says about the image beyond pixels. Defaults to {}.
+        header: identifying header fields (DICOM PatientID, UIDs), raw, for a group or a
+            labels key: pseudonymised by the reader, never recorded. Defaults to {}.
     """
 
     image: Any
@@ -36,6 +38,7 @@ class Picture:
     mode: str
     size: tuple[int, int]
     meta: dict = field(default_factory=dict)
+    header: dict = field(default_factory=dict)
 
 
 class ImageDecoder(Decoder):
@@ -56,7 +59,7 @@ class ImageDecoder(Decoder):
             picture = self.read(path)
         except DataError as exc:
             return Decoded(None, [f"{where}: {exc.message}"])
-        return Decoded(picture, [], picture.meta)
+        return Decoded(picture, [], picture.meta, picture.header)
 
 
 class ImagesKind(ArrayKind):
@@ -84,15 +87,38 @@ class ImagesKind(ArrayKind):
             before.append(made[key](value, seed + 1000 + i))
         return before, []
 
+    def fitted_options(self, transform) -> dict:
+        return {"color": "rgb" if transform.shape[-1] == 3 else "grayscale"}
+
     def sidecar(self, transform) -> list[str]:
         h, w, c = transform.shape
+        formats = "/".join(transform.info.get("formats") or {"PNG": 1, "JPEG": 1})
         return [
-            f"decode PNG/JPEG, apply EXIF orientation, convert to "
+            *dicom_steps(transform.info.get("dicom")),
+            f"decode {formats}, apply EXIF orientation, convert to "
             f"{'RGB' if c == 3 else 'grayscale'}, resize bilinearly to {h}x{w} "
             "(aspect ratio not kept)",
             f"float32 pixel values 0..255, shape (batch, {h}, {w}, {c})",
             "dltrain.kinds.images.reader.pixels(file, size, rgb) does exactly this",
         ]
+
+
+def dicom_steps(dicom: dict | None) -> list[str]:
+    """The export sidecar's DICOM decoding, from the manifest's record of it."""
+    if not dicom:
+        return []
+    window = dicom.get("window")
+    how = (
+        f"window center {window[0]:g}, width {window[1]:g} mapped linearly to 0..255 (clipped)"
+        if isinstance(window, list) and len(window) == 2 and not isinstance(window[0], list)
+        else f"window {window!r} (setting {dicom.get('window_setting')!r})"
+    )
+    return [
+        "DICOM (pydicom): apply RescaleSlope/RescaleIntercept, then " + how + "; invert "
+        "MONOCHROME1; a colour image is converted to RGB, not windowed",
+        f"pixel spacing in training: {dicom.get('spacing')} mm (images are resized to the "
+        "size below regardless of spacing)",
+    ]
 
 
 IMAGES = ImagesKind()

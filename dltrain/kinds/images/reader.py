@@ -46,7 +46,7 @@ from PIL import Image
 from dltrain.config.data import SIDE_LIMITS
 from dltrain.data import inputfiles
 from dltrain.errors import ConfigError, DataError
-from dltrain.kinds import files, labels, paths
+from dltrain.kinds import clinical, files, labels, paths
 from dltrain.kinds.base import Samples
 from dltrain.kinds.images import IMAGES, Picture
 
@@ -64,13 +64,22 @@ def read(config) -> Samples:
             "the images and a labels CSV (data.labels)",
             where=config.where("data.path"),
         )
+    decoders = IMAGES.decoders.configured(cfg)
+    field = clinical.header_group(config, decoders)
+    located_by = clinical.without_group(config) if field else config
     labels_file = paths.labels_path(config)
     if labels_file is None:
-        layout, (found_paths, table, where_row, ignored) = "folders", _folders(config, root)
+        layout, (found_paths, table, where_row, ignored) = (
+            "folders",
+            _folders(located_by, root, decoders),
+        )
     else:
         layout = "labels"
-        found_paths, table, where_row, ignored = _listed(config, root, labels_file)
-    facts = _checked(found_paths, where_row)
+        found_paths, table, where_row, ignored = _listed(located_by, root, labels_file, decoders)
+    facts = _checked(found_paths, where_row, decoders)
+    if field:
+        headers = [f["header"] for f in facts]
+        table[field] = clinical.group_values(config, field, headers, where_row)
     coloured = sum(f["colour"] for f in facts)
     rgb = cfg.color == "rgb" or (cfg.color == "auto" and coloured > 0)
     size = tuple(cfg.size) if cfg.size else own_size(config, facts, where_row)
@@ -88,14 +97,32 @@ def read(config) -> Samples:
         "size_from": "data.size" if cfg.size else "the images (all one size)",
         "resize": "bilinear, aspect ratio not kept",
         "ignored_files": int(ignored),
+        **_decoding(config, facts, field),
     }
     source_files = [*found_paths, labels_file] if labels_file else list(found_paths)
-    return _samples(found_paths, table, where_row, size, rgb, sorted(source_files), info)
+    return _samples(found_paths, table, where_row, size, rgb, sorted(source_files), info, decoders)
+
+
+def _decoding(config, facts: list[dict], field: str | None) -> dict:
+    """The manifest's record of how DICOM files were decoded, and where the group came from."""
+    out = {}
+    metas = [f["meta"] for f in facts if f["format"] == "DICOM"]
+    if metas:
+        keys = ("modality", "photometric", "transfer_syntax", "window", "spacing")
+        out["dicom"] = {"window_setting": _shown_window(config.data.dicom.window)}
+        out["dicom"].update(clinical.summary(metas, keys))
+    if field:
+        out["group_from"] = clinical.group_note(config, field)
+    return out
+
+
+def _shown_window(window):
+    return list(window) if isinstance(window, tuple) else window
 
 
 def read_new(path: Path, config, transform) -> Samples:
     """New images for `predict`, at the run's size and colour (see the module docstring)."""
-    decoders = IMAGES.decoders
+    decoders = IMAGES.decoders.configured(config.data)
     if path.is_dir():
         found, _ = files.scan_files(path, decoders, recursive=True, what="the folder")
         ids = [labels.relative_id(p, path) for p in found]
@@ -103,16 +130,16 @@ def read_new(path: Path, config, transform) -> Samples:
         found, ids = [path], [path.name]
     if not found:
         raise DataError(f"no {decoders.formats} images in {path}")
-    _checked(found, lambda i: str(found[i]), "{n} image(s) cannot be read:")
+    _checked(found, lambda i: str(found[i]), decoders, "{n} image(s) cannot be read:")
     height, width, channels = transform.shape
     table = pd.DataFrame({"id": pd.Series(ids, dtype=object).astype(str)})
     where_row = lambda i: str(found[i])  # noqa: E731
-    return _samples(found, table, where_row, (height, width), channels == 3, list(found), {})
+    size, rgb = (height, width), channels == 3
+    return _samples(found, table, where_row, size, rgb, list(found), {}, decoders)
 
 
-def _folders(config, root: Path):
+def _folders(config, root: Path, decoders):
     """(files, table, where, ignored) of the folder-per-class layout (or every image)."""
-    decoders = IMAGES.decoders
     targets = labels.target_columns(config.data)
     labels.need_labels_file(config, "a folder per class")
     labels.check_roles(config, with_id=False)
@@ -134,11 +161,18 @@ def _folders(config, root: Path):
     return found, labels.build_table(config, ids, columns, where_row), where_row, ignored
 
 
-def _listed(config, root: Path, labels_file: Path):
+def _listed(config, root: Path, labels_file: Path, decoders):
     """(files, table, where, ignored) of the layout with a labels CSV."""
     csv_file = labels.read_labels(config, labels_file)
+    scanned, ignored = files.scan_files(root, decoders, recursive=True, skip=labels_file)
+    key = config.data.dicom.key
+    if key != "file":
+        found, rows = clinical.match_by_header(config, root, scanned, csv_file, key)
+        ids = [labels.relative_id(p, root) for p in found]
+        where_row = lambda i: f"{found[i]} ({csv_file.at(rows[i])})"  # noqa: E731
+        frame = csv_file.frame.iloc[rows].reset_index(drop=True)
+        return found, labels.build_table(config, ids, frame, where_row), where_row, ignored
     ids = [labels.normalise_id(i) for i in labels.label_ids(csv_file, config.data.id)]
-    scanned, ignored = files.scan_files(root, IMAGES.decoders, recursive=True, skip=labels_file)
     by_id = {labels.relative_id(p, root): p for p in scanned}
     found = labels.match_files(by_id, csv_file, ids, root, "image")
     where_row = lambda i: f"{found[i]} ({csv_file.at(i)})"  # noqa: E731
@@ -176,14 +210,14 @@ def own_size(config, facts: list[dict], where_row) -> tuple[int, int]:
     )
 
 
-def _samples(found, table, where_row, size, rgb: bool, source_files, info) -> Samples:
+def _samples(found, table, where_row, size, rgb: bool, source_files, info, decoders) -> Samples:
     height, width = size
     channels = 3 if rgb else 1
 
     def load(idx: np.ndarray) -> np.ndarray:
         out = np.zeros((len(idx), height, width, channels), dtype="uint8")
         for k, i in enumerate(np.asarray(idx, dtype="int64")):
-            out[k] = pixels(found[i], (height, width), rgb)
+            out[k] = pixels(found[i], (height, width), rgb, decoders)
         return out
 
     return Samples(
@@ -197,11 +231,11 @@ def _samples(found, table, where_row, size, rgb: bool, source_files, info) -> Sa
     )
 
 
-def _checked(found: list[Path], where_row, header: str | None = None) -> list[dict]:
+def _checked(found: list[Path], where_row, decoders, header: str | None = None) -> list[dict]:
     """Decodes every image fully: its facts, or one `DataError` listing every bad file."""
     facts, problems = [], []
     for i, path in enumerate(found):
-        fact, reason = _inspect(path)
+        fact, reason = _inspect(path, decoders)
         if reason is not None:
             problems.append(f"{where_row(i)}: {reason}")
         facts.append(fact)
@@ -217,7 +251,7 @@ def _checked(found: list[Path], where_row, header: str | None = None) -> list[di
     return facts
 
 
-def _inspect(path: Path) -> tuple[dict | None, str | None]:
+def _inspect(path: Path, decoders) -> tuple[dict | None, str | None]:
     """Decodes one image fully: its format, mode, size and colour, or why it cannot be used."""
     reason = inputfiles.problem(path, inputfiles.IMAGE)  # a FIFO's size is 0 too
     if reason is not None:
@@ -225,7 +259,7 @@ def _inspect(path: Path) -> tuple[dict | None, str | None]:
     try:
         if path.stat().st_size == 0:
             return None, "the file is empty (0 bytes)"
-        picture = decoded(path)
+        picture = decoded(path, decoders)
     except DataError as exc:
         return None, exc.message
     except OSError as exc:
@@ -236,11 +270,13 @@ def _inspect(path: Path) -> tuple[dict | None, str | None]:
         "size": picture.size,
         "shown": picture.image.size,  # (width, height) after orientation: what is resized
         "colour": has_colour(picture.image),
+        "meta": picture.meta,
+        "header": picture.header,
     }
     return fact, None
 
 
-def decoded(path: Path) -> Picture:
+def decoded(path: Path, decoders=None) -> Picture:
     """One image file through its decoder (an image given to predict by a name no decoder
     claims is tried with each, in order).
 
@@ -251,7 +287,7 @@ def decoded(path: Path) -> Picture:
     reason = inputfiles.problem(path, inputfiles.IMAGE)
     if reason is not None:
         raise DataError(reason, where=str(path))
-    decoders = IMAGES.decoders
+    decoders = decoders if decoders is not None else IMAGES.decoders
     chosen = decoders.pick(path)
     candidates = [chosen] if chosen is not None else list(decoders)
     for decoder in candidates:
@@ -271,13 +307,13 @@ def has_colour(img: Image.Image) -> bool:
     return bool(spread.max(initial=0) > COLOUR_TOLERANCE)
 
 
-def pixels(path: Path, size: tuple[int, int], rgb: bool) -> np.ndarray:
+def pixels(path: Path, size: tuple[int, int], rgb: bool, decoders=None) -> np.ndarray:
     """One image as uint8 (height, width, 1 or 3), converted as the module docstring says.
 
     Raises:
         DataError: the image cannot be decoded (e.g. too many pixels, refused undecoded).
     """
-    img = _eight_bit(decoded(path).image)
+    img = _eight_bit(decoded(path, decoders).image)
     img = img.convert("RGB" if rgb else "L")
     img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
     out = np.asarray(img, dtype="uint8")

@@ -36,9 +36,23 @@ class SignalsKind(ArrayKind):
                 before.append(RandomWindow(value, seed=s))
         return before, after
 
+    def fitted_options(self, transform) -> dict:
+        return {"length": int(transform.shape[0])}
+
     def sidecar(self, transform) -> list[str]:
         length, channels = transform.shape
+        info = transform.info
+        steps = []
+        if info.get("rate") is not None:
+            steps.append(
+                f"channels {info.get('channels')} in this order, resampled to {info['rate']:g} Hz "
+                "(scipy.signal.resample_poly), physical units as the WFDB/EDF header gives them"
+            )
+        if info.get("segments"):
+            seg = info["segments"]
+            steps.append(f"cut each record into segments as in training: {seg}")
         return [
+            *steps,
             f"series of shape (batch, {length}, {channels}), float32",
             f"bring each series to {length} samples as in training "
             f"({transform.info.get('fit', 'pad')}: pad = zero-pad or cut the end, crop = cut "

@@ -34,6 +34,7 @@ series' own length.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,9 @@ import pandas as pd
 
 from dltrain.data import tabular
 from dltrain.errors import ConfigError, DataError
-from dltrain.kinds import files, labels, paths
+from dltrain.kinds import clinical, files, labels, paths
 from dltrain.kinds.base import Samples
-from dltrain.kinds.signals import SIGNALS
+from dltrain.kinds.signals import SIGNALS, segments
 
 ARRAY_SUFFIXES = {".npy", ".npz"}
 
@@ -54,9 +55,20 @@ def read(config) -> Samples:
     root = paths.data_path(config)
     labels_file = paths.labels_path(config)
     suffix = root.suffix.lower()
-    if root.is_dir():
-        layout, located, get, lengths, channels = _from_files(config, root, labels_file)
+    decoding: dict = {}
+    if root.is_dir() and cfg.segments is not None:
+        layout = "segments"
+        located, get, lengths, channels, decoding = segments.read(config, root, labels_file)
         source_files = [*located.paths]
+    elif root.is_dir():
+        layout, located, get, lengths, channels, decoding = _from_files(config, root, labels_file)
+        source_files = [*located.paths]
+    elif cfg.segments is not None:
+        raise ConfigError(
+            "data.segments cuts records (WFDB, EDF) into samples; data.path must then be a "
+            "folder of record files",
+            where=config.where("data.segments"),
+        )
     elif suffix in ARRAY_SUFFIXES:
         layout, located, get, lengths, channels = _from_array(config, root, labels_file)
         source_files = [root]
@@ -92,6 +104,7 @@ def read(config) -> Samples:
         "shorter": int(np.sum(lengths < length)),
         "longer": int(np.sum(lengths > length)),
         "ignored_files": int(located.ignored),
+        **decoding,
     }
     table = located.table
     return _samples(table, located.where, get, (length, channels), cfg.fit, source_files, info)
@@ -101,11 +114,15 @@ def read_new(path: Path, config, transform) -> Samples:
     """New series for `predict`, brought to the trained length (see the module docstring)."""
     length, channels = transform.shape
     how = transform.info.get("fit", "pad")
-    if path.is_file() and path.suffix.lower() == ".csv":
+    if getattr(config.data, "segments", None) is not None:
+        located, get, lengths, have = segments.read_new(path, config)
+        table, where = located.table, located.where
+    elif path.is_file() and path.suffix.lower() == ".csv":
         located, get, lengths = _from_table(_unlabelled(config), path, None, new=True)
         table, where, have = located.table, located.where, np.ones(len(lengths), dtype=int)
     else:
-        records = [d for d in SIGNALS.decoders if not {".npy", ".npz", ".csv"} & set(d.suffixes)]
+        decoders = SIGNALS.decoders.configured(config.data)
+        records = [d for d in decoders if not {".npy", ".npz", ".csv"} & set(d.suffixes)]
         found = files.batches(path, (length, channels), "signal", "series", records)
         table = pd.DataFrame({"id": pd.Series(found.ids, dtype=object).astype(str)})
         where = found.where
@@ -306,39 +323,87 @@ def _numbers(column: pd.Series, name: str, at, problems: list) -> np.ndarray:
 
 
 def _from_files(config, root: Path, labels_file: Path | None):
-    decoders = SIGNALS.decoders
-    located = labels.locate_files(config, root, labels_file, decoders, "signal").build(config)
-    problems: list[tuple[int, str]] = []
-    lengths = np.zeros(len(located.paths), dtype="int64")
-    channels = np.zeros(len(located.paths), dtype="int64")
-    good = np.zeros(len(located.paths), dtype=bool)
-    for i, path in enumerate(located.paths):
-        where = located.where(i)
-        decoded = decoders.pick(path).decode(path, where)
-        values, reasons = decoded.sample, decoded.problems
-        problems += [(i, line) for line in reasons]
-        if values is not None:
-            lengths[i], channels[i] = values.shape
-            good[i] = not reasons
-            if len(values) < 2:
-                problems.append(
-                    (i, f"{where}: the series has {len(values)} value(s); at least 2 are needed")
-                )
-    if good.any():
-        usual = int(files.most_common(channels[good].tolist()))
-        for i in np.flatnonzero(good & (channels != usual)):
-            problems.append(
-                (i, f"{located.where(i)}: {channels[i]} channel(s); most records have {usual}")
-            )
-    else:
-        usual = 1
-    _raise(problems)
+    decoders = SIGNALS.decoders.configured(config.data)
+    field = clinical.header_group(config, decoders)
+    located_by = clinical.without_group(config) if field else config
+    located = labels.locate_files(located_by, root, labels_file, decoders, "signal")
+    located.build(located_by)
+    checked = check_records(located.paths, located.where, decoders)
+    if field:
+        headers = checked.headers
+        located.table[field] = clinical.group_values(config, field, headers, located.where)
     record_paths = located.paths
 
     def get(i: int) -> np.ndarray:
         return decoders.pick(record_paths[i]).load(record_paths[i])
 
-    return "files", located, get, lengths, usual
+    decoding = decoding_info(config, checked.metas, field)
+    return "files", located, get, checked.lengths, checked.channels, decoding
+
+
+@dataclass
+class Checked:
+    """Every record decoded once: lengths, the usual channel count, metas and headers."""
+
+    lengths: np.ndarray
+    channels: int
+    metas: list
+    headers: list
+
+
+def check_records(record_paths: list[Path], where, decoders) -> Checked:
+    """Decodes every record once; one `DataError` lists every problem (unreadable, too
+    short, a channel count or a rate other than most records')."""
+    problems: list[tuple[int, str]] = []
+    n = len(record_paths)
+    lengths, channels = np.zeros(n, dtype="int64"), np.zeros(n, dtype="int64")
+    good = np.zeros(n, dtype=bool)
+    metas, headers = [], []
+    for i, path in enumerate(record_paths):
+        decoded = decoders.pick(path).decode(path, where(i))
+        problems += [(i, line) for line in decoded.problems]
+        metas.append(decoded.meta)
+        headers.append(decoded.header)
+        if decoded.sample is not None:
+            lengths[i], channels[i] = decoded.sample.shape
+            good[i] = not decoded.problems
+            if len(decoded.sample) < 2:
+                problems.append(
+                    (i, f"{where(i)}: the series has {lengths[i]} value(s); at least 2 are needed")
+                )
+    usual = 1
+    if good.any():
+        usual = int(files.most_common(channels[good].tolist()))
+        for i in np.flatnonzero(good & (channels != usual)):
+            problems.append((i, f"{where(i)}: {channels[i]} channel(s); most records have {usual}"))
+        problems += _other_rates(metas, good, where)
+    _raise(problems)
+    return Checked(lengths, usual, metas, headers)
+
+
+def _other_rates(metas: list[dict], good, where) -> list[tuple[int, str]]:
+    rates = [m.get("rate") for m in metas]
+    known = [r for r, ok in zip(rates, good, strict=True) if ok and r is not None]
+    if not known:
+        return []
+    usual = files.most_common(known)
+    return [
+        (
+            i,
+            f"{where(i)}: sampled at {r:g} Hz, most records at {usual:g} Hz; set data.rate to "
+            "resample every record to one rate",
+        )
+        for i, r in enumerate(rates)
+        if good[i] and r is not None and r != usual
+    ]
+
+
+def decoding_info(config, metas: list[dict], field: str | None) -> dict:
+    """The manifest's record of the decoding (rate, channels) and where the group came from."""
+    out = clinical.summary(metas, ("rate", "original_rate", "channels"))
+    if field:
+        out["group_from"] = clinical.group_note(config, field)
+    return out
 
 
 def _raise(problems: list[tuple[int, str]]) -> None:

@@ -35,7 +35,20 @@ class VolumesKind(ArrayKind):
 
     def sidecar(self, transform) -> list[str]:
         shape = ", ".join(map(str, transform.shape))
-        return [f"volumes of shape (batch, {shape}), float32, unresized"]
+        info = transform.info
+        steps = []
+        if info.get("orientation"):
+            steps.append(f"NIfTI: reorient to {info['orientation']}")
+        if info.get("window"):
+            steps.append(
+                f"DICOM: rescale slope/intercept, window {info['window']} to 0..255, MONOCHROME1 "
+                "inverted; a series' slices ordered by position along the slice normal"
+            )
+        if info.get("spacing"):
+            steps.append(
+                f"voxel spacing (depth, height, width) {info['spacing']} mm, as training used"
+            )
+        return [*steps, f"volumes of shape (batch, {shape}), float32, not resized otherwise"]
 
 
 VOLUMES = VolumesKind()

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dltrain.errors import DataError
-from dltrain.kinds import files, labels, paths
+from dltrain.errors import ConfigError, DataError
+from dltrain.kinds import clinical, dicom, files, labels, paths
 from dltrain.kinds.base import Samples
-from dltrain.kinds.volumes import VOLUMES
+from dltrain.kinds.volumes import VOLUMES, series
 
 ARRAY_SUFFIXES = {".npy", ".npz"}
 
@@ -38,9 +38,15 @@ def read(config) -> Samples:
     """Finds and checks every volume; see the module docstring for the layouts."""
     root = paths.data_path(config)
     labels_file = paths.labels_path(config)
-    if root.is_dir():
+    decoders = VOLUMES.decoders.configured(config.data)
+    decoding: dict = {}
+    if root.is_dir() and series.has_dicom(root, decoders):
+        layout = "dicom series"
+        located, get, shape, decoding = _from_series(config, root, labels_file, decoders)
+        source_files = list(located.paths)
+    elif root.is_dir():
         layout = "files"
-        located, get, shape = _from_files(config, root, labels_file)
+        located, get, shape, decoding = _from_files(config, root, labels_file, decoders)
         source_files = list(located.paths)
     elif root.suffix.lower() in ARRAY_SUFFIXES:
         layout = "array"
@@ -60,6 +66,7 @@ def read(config) -> Samples:
         "shape": list(shape),
         "channels": int(shape[-1]),
         "ignored_files": int(located.ignored),
+        **decoding,
     }
     return _samples(located.table, located.where, get, shape, source_files, info)
 
@@ -67,7 +74,10 @@ def read(config) -> Samples:
 def read_new(path: Path, config, transform) -> Samples:
     """New volumes for `predict`, of the trained shape (see the module docstring)."""
     shape = tuple(transform.shape)
-    records = [d for d in VOLUMES.decoders if not {".npy", ".npz"} & set(d.suffixes)]
+    decoders = VOLUMES.decoders.configured(config.data)
+    if path.is_dir() and series.has_dicom(path, decoders):
+        return _new_series(path, decoders, shape)
+    records = [d for d in decoders if not {".npy", ".npz"} & set(d.suffixes)]
     found = files.batches(path, shape, "volume", "volume(s)", records)
     for f, batch in enumerate(found.arrays):
         if tuple(batch.shape[1:]) != shape:
@@ -133,31 +143,137 @@ def _from_array(config, source: Path, labels_file: Path | None):
     return located, get, shape
 
 
-def _from_files(config, root: Path, labels_file: Path | None):
-    decoders = VOLUMES.decoders
-    located = labels.locate_files(config, root, labels_file, decoders, "volume").build(config)
+def _from_files(config, root: Path, labels_file: Path | None, decoders):
+    field = clinical.header_group(config, decoders)
+    located_by = clinical.without_group(config) if field else config
+    located = labels.locate_files(located_by, root, labels_file, decoders, "volume")
+    located.build(located_by)
+    volume_paths = located.paths
+
+    def decode(i: int):
+        decoded = decoders.pick(volume_paths[i]).decode(volume_paths[i], located.where(i))
+        return decoded.sample, decoded.problems, decoded.meta, decoded.header
+
+    usual, metas, headers = _checked(len(volume_paths), decode, located.where)
+    if field:
+        located.table[field] = clinical.group_values(config, field, headers, located.where)
+
+    def get(i: int) -> np.ndarray:
+        return decoders.pick(volume_paths[i]).load(volume_paths[i])
+
+    return located, get, usual, _decoding(config, metas, field)
+
+
+def _from_series(config, root: Path, labels_file: Path | None, decoders):
+    """The DICOM series layout (`dltrain.kinds.volumes.series`)."""
+    decoder = next(d for d in decoders if d.name == "dicom")
+    field = clinical.header_group(config, decoders)
+    located_by = clinical.without_group(config) if field else config
+    found, ignored = series.find(root, skip=labels_file)
+    if not found:
+        raise DataError(f"no DICOM files in {root}; check data.path ({config.where('data.path')})")
+    located = _series_labels(located_by, root, found, labels_file)
+    located.ignored = ignored
+    located.build(located_by)
+
+    def decode(i: int):
+        if found[i].problems:
+            return None, found[i].problems, {}, found[i].header
+        try:
+            values, meta = series.load(found[i], decoder)
+        except DataError as exc:
+            return None, [f"{found[i].id}: {exc}"], {}, found[i].header
+        return values, [], meta, found[i].header
+
+    usual, metas, headers = _checked(len(found), decode, located.where)
+    if field:
+        located.table[field] = clinical.group_values(config, field, headers, located.where)
+
+    def get(i: int) -> np.ndarray:
+        return series.load(found[i], decoder)[0]
+
+    return located, get, usual, _decoding(config, metas, field)
+
+
+def _series_labels(config, root: Path, found: list, labels_file: Path | None) -> labels.Located:
+    """The series matched to the labels CSV by folder (`data.dicom.key: file`) or UID."""
+    ids = [s.id for s in found]
+    where = lambda i: found[i].where  # noqa: E731
+    paths = [f for s in found for f in s.files]
+    if labels_file is None:
+        labels.labels_required(config, "a folder of DICOM series")
+        return labels.Located(ids, None, where, None, paths=paths)
+    csv_file = labels.read_labels(config, labels_file)
+    key = config.data.dicom.key
+    if key == "sop":
+        raise ConfigError(
+            "data.dicom.key 'sop' names one slice, but a volume is a whole series: key the "
+            "labels by 'file' (the series' folder), 'series' or 'study'",
+            where=config.where("data.dicom.key"),
+        )
+    if key == "file":
+        index = {sample_id: i for i, sample_id in enumerate(ids)}
+        label_ids = [labels.normalise_id(i) for i in labels.label_ids(csv_file, config.data.id)]
+        matched = labels.match_files(index, csv_file, label_ids, root, "series")
+        rows = [0] * len(ids)
+        for row, i in enumerate(matched):  # matched: the series of each labels row
+            rows[i] = row
+    else:
+        field = dicom.KEYS[key]
+        rows = clinical.match_keys(config, [s.header[field] for s in found], where, csv_file, field)
+    frame = csv_file.frame.iloc[rows].reset_index(drop=True)
+    where_row = lambda i: f"{found[i].where} ({csv_file.at(rows[i])})"  # noqa: E731
+    return labels.Located(ids, frame, where_row, labels_file, paths=paths)
+
+
+def _new_series(path: Path, decoders, shape) -> Samples:
+    """DICOM series given to `predict`: each series at the trained shape."""
+    decoder = next(d for d in decoders if d.name == "dicom")
+    found, _ = series.find(path)
+    if not found:
+        raise DataError(f"no DICOM files in {path}")
+    where = lambda i: found[i].where  # noqa: E731
+
+    def decode(i: int):
+        try:
+            return series.load(found[i], decoder)[0], found[i].problems, {}, {}
+        except DataError as exc:
+            return None, [f"{found[i].id}: {exc}"], {}, {}
+
+    _checked(len(found), decode, where, expected=shape)
+
+    def get(i: int) -> np.ndarray:
+        return series.load(found[i], decoder)[0]
+
+    table = pd.DataFrame({"id": pd.Series([s.id for s in found], dtype=object).astype(str)})
+    return _samples(table, where, get, shape, [path], {})
+
+
+def _checked(n: int, decode, where, expected=None):
+    """Decodes every volume once: (the usual shape, metas, headers), or one `DataError`
+    listing every problem (a shape other than `expected`, or than most volumes')."""
     problems: list[tuple[int, str]] = []
     shapes: list[tuple[int, ...] | None] = []
-    for i, path in enumerate(located.paths):
-        decoded = decoders.pick(path).decode(path, located.where(i))
-        problems += [(i, line) for line in decoded.problems]
-        shapes.append(None if decoded.sample is None else tuple(decoded.sample.shape))
+    metas, headers = [], []
+    for i in range(n):
+        sample, lines, meta, header = decode(i)
+        problems += [(i, line) for line in lines]
+        shapes.append(None if sample is None or lines else tuple(sample.shape))
+        metas.append(meta)
+        headers.append(header)
     known = [s for s in shapes if s is not None]
-    usual = files.most_common(known) if known else None
+    usual = expected or (files.most_common(known) if known else None)
     mismatched = [i for i, s in enumerate(shapes) if s is not None and s != usual]
     for i in mismatched:
+        theirs = "the model's input" if expected else "most volumes'"
         problems.append(
-            (
-                i,
-                f"{located.where(i)}: shape {_shown(shapes[i])} differs from most volumes' "
-                f"{_shown(usual)}",
-            )
+            (i, f"{where(i)}: shape {_shown(shapes[i])} differs from {theirs} {_shown(usual)}")
         )
     if problems:
         problems.sort(key=lambda p: p[0])
         advice = (
-            "; volumes are not resized (that needs the voxel spacing), so bring them to one "
-            "shape (depth, height, width[, channels]) first"
+            "; volumes are not resized: bring them to one shape (depth, height, width[, "
+            "channels]) first, or set data.spacing so that they are resampled alike"
             if mismatched
             else ""
         )
@@ -166,12 +282,16 @@ def _from_files(config, root: Path, labels_file: Path | None):
             f"labels rows){advice}:",
             details=files.listed([line for _, line in problems]),
         )
-    volume_paths = located.paths
+    return usual, metas, headers
 
-    def get(i: int) -> np.ndarray:
-        return decoders.pick(volume_paths[i]).load(volume_paths[i])
 
-    return located, get, usual
+def _decoding(config, metas: list[dict], field: str | None) -> dict:
+    """The manifest's record of the decoding (spacing, window, orientation) and the group."""
+    keys = ("spacing", "original_spacing", "orientation", "modality", "window", "transfer_syntax")
+    out = clinical.summary(metas, keys)
+    if field:
+        out["group_from"] = clinical.group_note(config, field)
+    return out
 
 
 def _shown(shape: tuple[int, ...]) -> str:

@@ -64,7 +64,6 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
     return {
         "format": CACHE_FORMAT,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "name": config.name,
         "kind": kind.name,
         "source": source,
         "task": target.task,

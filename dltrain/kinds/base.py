@@ -123,13 +123,14 @@ class DataKind:
     def _read_new(self, path: Path, config, transform) -> Samples:
         raise NotImplementedError
 
-    def source_sha(self, config) -> str:
+    def source_sha(self, config, digests=None) -> str:
         """SHA-256 of the configured source data, read before anything is decoded (the
-        cache fingerprint); its checks are those of `read`."""
+        cache fingerprint); its checks are those of `read`. With `digests` (a
+        `statcache.Digests`) unchanged files are not read again; without, every file is."""
         from dltrain.data.cache import sha256_files
         from dltrain.kinds.paths import source_files
 
-        return sha256_files(source_files(config))
+        return sha256_files(source_files(config), digests)
 
     def sample_ids(self, samples: Samples):
         """The id of every sample (np.ndarray), as predictions show it."""

@@ -150,8 +150,7 @@ def write_config(name: str, spec: dict, data: dict, folder: Path, epochs: int) -
         "data": data,
         "model": spec["model"],
         "train": {"epochs": epochs, "batch_size": spec["batch"], "early_stopping": None},
-        "evaluate": {"bootstrap": 200},
-    }
+    }  # everything else dltrain's defaults: sanity suite, 1000 bootstrap resamples, report
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -183,8 +182,9 @@ class DltrainArm:
 
     def __init__(self, config, data, run_dir: Path, label: str = "dltrain (defaults)"):
         self.label = label
-        from dltrain.training.fit import seeded, training_task
+        from dltrain.training.framework import seeded
         from dltrain.training.loop import LoopState
+        from dltrain.training.session import training_task
         from dltrain.training.setup import feeder, jit_compile, new_model, steps_per_execution
 
         self.config, self.data, self.run_dir = config, data, run_dir
@@ -234,8 +234,10 @@ class KerasArm:
     def __init__(self, config, data, x, y, pipeline: str, jit: bool):
         import keras
 
-        from dltrain.training.fit import seeded, training_task
-        from dltrain.training.setup import keras_metrics, loss_of, new_model
+        from dltrain import tasks
+        from dltrain.training.framework import seeded
+        from dltrain.training.session import training_task
+        from dltrain.training.setup import new_model
 
         task = training_task(config, data.manifest)
         seeded(config)
@@ -244,8 +246,8 @@ class KerasArm:
         model = new_model(config, task, data.transform, data.sample("train").y, n_classes)
         model.compile(
             optimizer=keras.optimizers.Adam(1e-3),
-            loss=loss_of(task),
-            metrics=keras_metrics(task),
+            loss=tasks.get(task).loss,
+            metrics=tasks.get(task).keras_metrics(),
             jit_compile=jit,
         )
         self.model, self.x, self.y, self.batch = model, x, y, config.train.batch_size
@@ -281,7 +283,7 @@ def train_arrays(data, feed):
 def bench_workload(name: str, spec: dict, folder: Path, rounds: int) -> dict:
     from dltrain.config import load_config
     from dltrain.data.cache import preprocess
-    from dltrain.training.fit import training_task
+    from dltrain.training.session import training_task
     from dltrain.training.setup import feeder, jit_compile
 
     data_section = write_data(name, spec, folder)
@@ -336,25 +338,31 @@ HAND_WRITTEN = textwrap.dedent(
     t0 = float(sys.argv[1])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np, keras
+    from dltrain import tasks
     from dltrain.config import load_config
     from dltrain.data.cache import preprocess
-    from dltrain.training.fit import training_task
-    from dltrain.training.setup import feeder, new_model, keras_metrics, loss_of
+    from dltrain.training.session import training_task
+    from dltrain.training.setup import feeder, new_model
     config = load_config(sys.argv[2])
     data = preprocess(config)
     task = training_task(config, data.manifest)
-    split = data.split("train")
-    x = split.x.astype("float32") if split.x.dtype == np.uint8 else split.x
-    x, y = feeder(config, data, task).eval_batch(x, split.y)
+    feed = feeder(config, data, task)
+    def arrays(name):
+        split = data.split(name)
+        x = split.x.astype("float32") if split.x.dtype == np.uint8 else split.x
+        return feed.eval_batch(x, split.y)
+    x, y = arrays("train")
     model = new_model(config, task, data.transform, y, len(data.manifest["classes"]))
-    model.compile(optimizer="adam", loss=loss_of(task), metrics=keras_metrics(task))
+    model.compile(optimizer="adam", loss=tasks.get(task).loss,
+                  metrics=tasks.get(task).keras_metrics())
     first = []
     class First(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if not first:
                 first.append(time.time() - t0)
     model.fit(x, y, batch_size=config.train.batch_size, epochs=config.train.epochs,
-              verbose=0, callbacks=[First()])
+              validation_data=arrays("val"), verbose=0, callbacks=[First()])
+    model.evaluate(*arrays("test"), batch_size=config.train.batch_size, verbose=0)
     print(json.dumps({"first_step": first[0]}))
     """
 )
@@ -394,9 +402,10 @@ DLTRAIN_CHILD = textwrap.dedent(
 
 
 def bench_commands(config_path: Path, folder: Path) -> dict:
+    """Both commands find the data preprocessed: the cache that `bench_workload` filled."""
     env = {
         **os.environ,
-        "DLTRAIN_CACHE": str(folder / "cache"),
+        "DLTRAIN_CACHE": os.environ["DLTRAIN_CACHE"],
         "DLTRAIN_RUNS": str(folder / "runs"),
         "PYTHONPATH": str(REPO),
     }

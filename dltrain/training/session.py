@@ -75,6 +75,7 @@ class Session:
         self.monitor, self.mode = monitor_of(config, self.task_name)
         self.metric_names = metric_names(config, self.task_name)
         self.n_classes = len(data.manifest["classes"])
+        self.kept = None  # the kept model once `fit` saved it as model.keras, for `test`
 
     @cached_property
     def feed(self):
@@ -157,7 +158,8 @@ class Session:
         if state.best is None or not best_path.exists():
             raise DivergedError(f"no epoch produced a finite {self.monitor}; nothing to keep")
         phase(run_dir, "testing")
-        checkpoint.save_model(load_model(best_path), run_dir / "model.keras")
+        self.kept = load_model(best_path)
+        checkpoint.save_model(self.kept, run_dir / "model.keras")
         records.record(run_dir, "model.keras")
         return state
 
@@ -166,7 +168,7 @@ class Session:
         from dltrain.training import sanity
 
         self.listener.phase("test", "scoring the test split")
-        results = final.test_once(run_dir, self)
+        results = final.test_once(run_dir, self, self.kept)
         if checks:
             headline = results["val"].get(self.task.headline, {}).get("value")
             checks = [c for c in checks if c.name != "beats_baselines"]  # a resumed run's

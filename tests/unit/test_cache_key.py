@@ -36,10 +36,25 @@ def test_experiments_on_the_same_data_share_one_folder(tabular_experiment, workd
     assert "name" not in first.manifest  # the cache belongs to the data, not an experiment
 
 
-def test_the_data_folder_given_another_way_is_the_same_cache(tabular_experiment, workdir):
-    first = preprocess(load_config(tabular_experiment))
-    absolute = BASIC_CONFIG.replace("path: table.csv", f"path: {workdir / 'table.csv'}")
-    again = preprocess(load_config(write_config(workdir, absolute, "absolute.yaml")))
+SIGNALS = """
+name: ecg
+data: {{kind: signals, path: {path}, labels: {labels}}}
+model: {{architecture: cnn1d, filters: [2]}}
+"""
+
+
+def test_the_data_given_by_another_path_is_the_same_cache(workdir):
+    """Relative or absolute, `data.path` and `data.labels` say where the data lies, not
+    what it is: the bytes and the files' places relative to each other are in the key."""
+    rng = np.random.default_rng(0)
+    np.save(workdir / "ecg.npy", rng.normal(size=(30, 16, 1)).astype("float32"))
+    (workdir / "labels.csv").write_text(
+        "id,label\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(30))
+    )
+    relative = SIGNALS.format(path="ecg.npy", labels="labels.csv")
+    absolute = SIGNALS.format(path=workdir / "ecg.npy", labels=workdir / "labels.csv")
+    first = preprocess(load_config(write_config(workdir, relative, "a.yaml")))
+    again = preprocess(load_config(write_config(workdir, absolute, "b.yaml")))
     assert again.hit and again.path == first.path
 
 

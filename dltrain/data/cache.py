@@ -28,7 +28,7 @@ import numpy as np
 
 from dltrain.config.schema import ExperimentConfig
 from dltrain.data import statcache
-from dltrain.data.statcache import Digests, common_root
+from dltrain.data.statcache import Digests, located
 from dltrain.errors import RunError
 from dltrain.runs import left_behind, read_json, temp_tag, write_json
 
@@ -252,12 +252,10 @@ def sha256_files(files: list[Path], digests: Digests | None = None) -> str:
         digests: the stat record to ask for each file's digest (unchanged files are not
             read). Defaults to None: every file is read.
     """
-    absolute = [os.path.abspath(p) for p in files]  # data and labels may mix
-    root = common_root(absolute)
-    hashes = digests.of(files) if digests is not None else [sha256_file(p) for p in files]
+    where = located(files)  # data and labels may be in different folders
+    hashes = digests.of(files, where) if digests is not None else map(sha256_file, files)
     digest = hashlib.sha256()
-    for full, file_hash in zip(absolute, hashes, strict=True):
-        name = Path(os.path.relpath(full, root)).as_posix()
+    for name, file_hash in zip(where[1], hashes, strict=True):
         digest.update(name.encode() + b"\0" + file_hash.encode())
     return digest.hexdigest()
 

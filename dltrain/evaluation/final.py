@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,13 +61,13 @@ def test_once(run_dir: Path, session, model=None) -> dict:
         "n": {"train": data.size("train"), "val": len(val.y), "test": len(test.y)},
     }
     args = (config, task.name, classes, threshold)
+    val_scored = score_split(*args, val.y, val.scores, val.groups, 1)
     # the one look at test: after the model and its threshold are frozen
-    val_scored, test_scored, *scored = concurrently(
-        partial(score_split, *args, val.y, val.scores, val.groups, 1),
-        partial(score_split, *args, test.y, test.scores, test.groups, 2),
-        *(partial(score_split, *args, test.y, s, test.groups, 2) for s in baseline_preds.values()),
-    )
-    baselines = dict(zip(baseline_preds, scored, strict=True))
+    test_scored = score_split(*args, test.y, test.scores, test.groups, 2)
+    baselines = {
+        name: score_split(*args, test.y, scores, test.groups, 2)
+        for name, scores in baseline_preds.items()
+    }
     results.update(
         val=val_scored["metrics"],
         test=test_scored["metrics"],
@@ -94,31 +93,23 @@ def test_once(run_dir: Path, session, model=None) -> dict:
 
 
 def _predicted(run_dir: Path, session, model) -> tuple:
-    """(model, val, test, baselines' test scores): the baselines do not need the model, so
-    they are fitted and applied while the model predicts (see `concurrently`)."""
+    """(model, val, test, the baselines' test scores): the baselines do not need the model,
+    so they are fitted and applied in a thread while the model predicts (TensorFlow and
+    scikit-learn's solvers run mostly outside the GIL). Each side depends only on its own
+    inputs and seeds: the results are those of one after the other (`benchmarks/golden.py`).
+
+    The bootstrap CIs are not computed side by side: measured, two threads made them slower
+    (many small NumPy operations, each taking the GIL).
+
+    Warning filters are process-wide and `warnings.catch_warnings` is not thread-safe, so
+    they are restored here once both sides have ended.
+    """
     with warnings.catch_warnings(), ThreadPoolExecutor(1) as aside:
         baselines = aside.submit(baseline_scores, session, "test")
         if model is None:
             model = load_model(run_dir / "model.keras")
         val, test = (split_scores(model, session, name) for name in ("val", "test"))
         return model, val, test, baselines.result()
-
-
-THREADS = 2
-
-
-def concurrently(*calls) -> list:
-    """The results of independent calls (no arguments), in order, computed in `THREADS`
-    threads: bootstrap CIs and baselines are NumPy, scikit-learn and TensorFlow work that
-    mostly runs outside the GIL. Each result depends only on its own inputs and seeds, so
-    it is the one a sequential run gives (`benchmarks/golden.py` checks it).
-
-    Warning filters are process-wide and `warnings.catch_warnings` is not thread-safe, so
-    the filters are restored here once every call has ended.
-    """
-    with warnings.catch_warnings(), ThreadPoolExecutor(min(THREADS, len(calls))) as pool:
-        futures = [pool.submit(call) for call in calls]
-        return [future.result() for future in futures]
 
 
 def _add_details(results: dict, val_scored: dict, test_scored: dict) -> None:

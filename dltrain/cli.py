@@ -62,13 +62,21 @@ def handled(fn):
 def preprocess(
     config: ConfigArg,
     set_: SetOpt = None,
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            "--rehash",
+            help="Read every source file again to fingerprint the data, instead of trusting "
+            "the recorded size, times and inode of unchanged files.",
+        ),
+    ] = False,
 ) -> None:
     """Validate and split the data, fit preprocessing on train only, and cache the result."""
     from dltrain.config import load_config
     from dltrain.data.cache import preprocess as run_preprocess
 
     cfg = load_config(config, set_)
-    data = run_preprocess(cfg)
+    data = run_preprocess(cfg, rehash=rehash)
     views.dataset(data.manifest, data.path, data.hit)
 
 

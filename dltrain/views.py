@@ -82,9 +82,9 @@ def dataset(manifest: dict, path: Path, hit: bool) -> None:
         [s, split[s]["rows"], *(split[s].get("class_counts", {}).get(c, "") for c in classes)]
         for s in ("train", "val", "test")
     ]
-    console.table(
-        f"{manifest['name']}: {manifest['task']} on {manifest['source']['path']}", columns, rows
-    )
+    kind = manifest.get("kind", "tabular")
+    source = manifest["source"]["path"]
+    console.table(f"{kind} data: {manifest['task']} on {source}", columns, rows)
     cols = manifest["columns"]
     if manifest.get("kind", "tabular") == "tabular":
         inputs = (

@@ -75,7 +75,6 @@ def _manifest(config, kind, source, target, schema, split, fold, audit, ext, tai
     return {
         "format": CACHE_FORMAT,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "name": config.name,
         "kind": kind.name,
         "source": source,
         "task": target.task,

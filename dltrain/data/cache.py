@@ -1,9 +1,14 @@
-"""The processed-data cache: `data/processed/<name>-<fingerprint>/` with its manifest.
+"""The processed-data cache: `data/processed/<kind>-<fingerprint>/` with its manifest.
 
-The fingerprint covers the source bytes (SHA-256), the data section of the
-config, the seed and the cache format, so a re-run with unchanged inputs is a
-cache hit and any change produces a new folder. A folder is written under a
-temporary name and renamed when complete: a crash never leaves a half cache.
+The fingerprint is the data and the preprocessing that shape the cached arrays: the
+source bytes (SHA-256, through the stat record of `statcache`), the data section of the
+config except where the data lies (`path`, `labels`) and the training-time augmentation
+(`augment`), the seed and the cache format. Nothing else: two experiments on the same
+data share one folder, whatever their names, models or training settings. A re-run with
+unchanged inputs is a cache hit and any change produces a new folder. A folder is
+written under a temporary name and renamed when complete: a crash never leaves a half
+cache. Folders named by an older dltrain (`<experiment name>-<fingerprint>`) are still
+found.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from dltrain.config.schema import ExperimentConfig
-from dltrain.data import inputfiles
+from dltrain.data import statcache
+from dltrain.data.statcache import Digests, located
 from dltrain.errors import RunError
 from dltrain.runs import left_behind, read_json, temp_tag, write_json
 
 CACHE_FORMAT = 3  # 2: manifest["audit"]; 3: shards <split>-NNNNN.npz, all kinds
-CHUNK = 1 << 20
+NOT_IN_KEY = {"path", "labels", "augment"}  # where the data is; what training does to it
 _BUILDING = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9_-]*-[0-9a-f]{16}\.")  # see `_building`
 
 
@@ -37,18 +43,12 @@ def cache_root() -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks (flat memory, so no size limit).
+    """SHA-256 of a file's bytes, always read (`statcache.sha256_stream`).
 
     Raises:
-        DataError: the path is not a regular file (a device such as /dev/zero would be
-            read forever, a FIFO would block); checked before opening it.
+        DataError: the path is not a regular file (checked before opening it).
     """
-    inputfiles.check(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return statcache.sha256_stream(path)
 
 
 def split_hash(rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> str:
@@ -157,12 +157,21 @@ def read_shard(path: Path) -> Split:
 
 
 def fingerprint(
-    config: ExperimentConfig, source_sha: str, fold: tuple[int, int] | None = None
+    config: ExperimentConfig,
+    source_sha: str,
+    fold: tuple[int, int] | None = None,
+    exclude: frozenset[str] | set[str] = NOT_IN_KEY,
 ) -> str:
+    """The cache key: what shapes the cached arrays, never the experiment's name.
+
+    `data.path` and `data.labels` say where the data is (its bytes and the files' places
+    relative to each other are in `source_sha`); `data.augment` runs in the model, on
+    training batches, and never changes what is cached.
+    """
     key = {
         "format": CACHE_FORMAT,
         "source_sha256": source_sha,
-        "data": config.data.model_dump(mode="json", exclude={"path"}),
+        "data": config.data.model_dump(mode="json", exclude=set(exclude)),
         "seed": config.seed,
     }
     if fold is not None:  # a cross-validation fold of `dltrain tune`: its own cache folder
@@ -170,7 +179,14 @@ def fingerprint(
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def preprocess(config: ExperimentConfig, fold: tuple[int, int] | None = None) -> Processed:
+def stat_record() -> Path:
+    """Where the stat records of source files live (`statcache`): `<cache root>/.stat`."""
+    return cache_root() / ".stat"
+
+
+def preprocess(
+    config: ExperimentConfig, fold: tuple[int, int] | None = None, rehash: bool = False
+) -> Processed:
     """Validates, splits, fits and writes the dataset, or finds it in the cache.
 
     Args:
@@ -178,6 +194,8 @@ def preprocess(config: ExperimentConfig, fold: tuple[int, int] | None = None) ->
         fold: (index, folds): the cross-validation fold `index` of train+val as val, with
             preprocessing fitted on that fold's train part (see `splits.split_rows`).
             Defaults to None, the configured split.
+        rehash: read every source file again instead of trusting the stat record of the
+            unchanged ones (`statcache`). Defaults to False.
 
     Returns:
         The processed dataset; `hit` says whether it came from the cache.
@@ -186,33 +204,59 @@ def preprocess(config: ExperimentConfig, fold: tuple[int, int] | None = None) ->
         DataError: bad rows or files, or an impossible split (nothing is written).
         ConfigError: a configured column is not in the data.
     """
-    from dltrain.data.builder import build
     from dltrain.kinds import kind_of
 
     kind = kind_of(config.data.kind)
-    sha = kind.source_sha(config)
-    folder = cache_root() / f"{config.name}-{fingerprint(config, sha, fold)}"
-    manifest_path = folder / "manifest.json"
-    if manifest_path.exists():
-        return Processed(folder, read_json(manifest_path), hit=True)
+    digests = Digests(stat_record(), rehash)
+    sha = kind.source_sha(config, digests)
+    found = cached_folder(config, sha, fold)
+    if found is not None:
+        digests.save()
+        return Processed(found, read_json(found / "manifest.json"), hit=True)
+    from dltrain.data.builder import build  # pandas, scikit-learn: only on a miss
+
+    folder = cache_root() / f"{config.data.kind}-{fingerprint(config, sha, fold)}"
     with _building(folder) as tmp:
         manifest = build(config, kind, kind.read(config), sha, tmp, fold)
         write_json(tmp / "manifest.json", manifest)  # last: its presence means complete
+    digests.save()
     return Processed(folder, manifest, hit=False)
 
 
-def sha256_files(files: list[Path]) -> str:
+def cached_folder(config: ExperimentConfig, sha: str, fold=None) -> Path | None:
+    """The complete cache folder of this data, or None.
+
+    Also found: a folder of an older dltrain, named `<experiment name>-<fingerprint>`
+    with the fingerprint of its day (which also covered `labels` and `augment`).
+    """
+    root = cache_root()
+    key = fingerprint(config, sha, fold)
+    folder = root / f"{config.data.kind}-{key}"
+    if (folder / "manifest.json").exists():
+        return folder
+    for old_key in dict.fromkeys([key, fingerprint(config, sha, fold, {"path"})]):
+        for old in sorted(root.glob(f"[!.]*-{old_key}")) if root.is_dir() else []:
+            if (old / "manifest.json").exists():
+                return old
+    return None
+
+
+def sha256_files(files: list[Path], digests: Digests | None = None) -> str:
     """One SHA-256 over the relative paths and bytes of many files (streamed).
 
     The path inside the data folder counts, not only the file name: an image moved to
     another class folder is relabelled, and must not be a cache hit.
+
+    Args:
+        files: the source files.
+        digests: the stat record to ask for each file's digest (unchanged files are not
+            read). Defaults to None: every file is read.
     """
+    where = located(files)  # data and labels may be in different folders
+    hashes = digests.of(files, where) if digests is not None else map(sha256_file, files)
     digest = hashlib.sha256()
-    absolute = [Path(os.path.abspath(p)) for p in files]  # data and labels may mix
-    root = Path(os.path.commonpath([p.parent for p in absolute])) if files else Path()
-    for path, full in zip(files, absolute, strict=True):
-        name = full.relative_to(root).as_posix()
-        digest.update(name.encode() + b"\0" + sha256_file(path).encode())
+    for name, file_hash in zip(where[1], hashes, strict=True):
+        digest.update(name.encode() + b"\0" + file_hash.encode())
     return digest.hexdigest()
 
 

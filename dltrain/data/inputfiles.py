@@ -180,9 +180,13 @@ def regular_files(
     entries = root.rglob("*") if recursive else root.iterdir()
     files, bad = [], []
     for path in entries:
-        if path.is_dir():
+        try:
+            mode = os.stat(path).st_mode  # one stat per entry: a cache hit lists them all
+        except OSError:
+            mode = 0
+        if stat.S_ISDIR(mode):
             continue
-        reason = not_regular(path)
+        reason = None if stat.S_ISREG(mode) else not_regular(path)
         if reason is None:
             files.append(path)
         else:
@@ -198,7 +202,7 @@ def regular_files(
             "files they should point to:",
             details=shown,
         )
-    return sorted(files)
+    return sorted(files, key=lambda p: p.parts)  # Path order (POSIX), without Path.__lt__
 
 
 def array_bytes(shape: tuple[int, ...], dtype) -> int:

@@ -10,13 +10,16 @@ import codecs
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from dltrain.config.data import ColumnSplit, TabularData
 from dltrain.data import inputfiles
 from dltrain.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: a cache hit reads no table
 
 MAX_LISTED = 20
 NUMERIC_SHARE = 0.95  # a text column whose values are ≥95% numbers is numeric with typos
@@ -108,6 +111,8 @@ def check_table_file(source: Path, cfg: TabularData, where: str | None = None) -
 
 
 def _read(source: Path, cfg: TabularData, fmt: str) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         if fmt == "parquet":
             too_large = inputfiles.parquet_problem(source)
@@ -188,6 +193,8 @@ def not_decodable(path: Path, encoding: str, fix: str) -> DataError:
 
 
 def _check_header(source: Path, cfg: TabularData) -> None:
+    import pandas as pd
+
     header = pd.read_csv(
         source,
         sep=cfg.delimiter,
@@ -278,6 +285,8 @@ def assign_columns(frame: pd.DataFrame, cfg: TabularData, locate) -> Columns:
 
 
 def _looks_numeric(column: pd.Series) -> bool:
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(column):
         return False
     if pd.api.types.is_numeric_dtype(column):
@@ -295,6 +304,8 @@ def numeric_values(frame: pd.DataFrame, columns: tuple[str, ...], source: Path) 
     Missing cells (empty, NA) stay NaN and are imputed later; text such as "12,5"
     or "n/a?" and infinities are listed, every one, with file:line and column.
     """
+    import pandas as pd
+
     out = {}
     bad = []
     for name in columns:
@@ -350,6 +361,8 @@ def missing_rows(frame: pd.DataFrame, column: str, source: Path, role: str) -> N
 
 def infer_task(target: pd.Series, requested: str) -> str:
     """binary, multiclass or regression, from the target column unless stated."""
+    import pandas as pd
+
     if requested != "auto":
         return requested
     n_unique = target.nunique()
@@ -366,6 +379,8 @@ def infer_task(target: pd.Series, requested: str) -> str:
 
 def class_labels(target: pd.Series) -> pd.Series:
     """Target values as the strings used for class names (1.0 → "1")."""
+    import pandas as pd
+
     if pd.api.types.is_float_dtype(target):
         values = target.to_numpy()
         if np.all(np.mod(values[~np.isnan(values)], 1) == 0):
@@ -375,6 +390,8 @@ def class_labels(target: pd.Series) -> pd.Series:
 
 def sorted_classes(labels: pd.Series) -> list[str]:
     """Classes in a natural order: numerically if they are all numbers, else alphabetically."""
+    import pandas as pd
+
     unique = list(pd.unique(labels.dropna()))
     try:
         return sorted(unique, key=float)

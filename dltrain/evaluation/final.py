@@ -7,6 +7,8 @@ train; metrics.json and the per-sample predictions are written. Nothing here tra
 
 from __future__ import annotations
 
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,19 +32,19 @@ class Scored:
     groups: np.ndarray | None
 
 
-def test_once(run_dir: Path, session) -> dict:
+def test_once(run_dir: Path, session, model=None) -> dict:
     """Scores `run_dir/model.keras`: threshold on val, then the one look at test.
 
     Args:
         run_dir: the run folder (its model.keras is the kept model).
         session: the run's training session (config, data, task, feed, monitor).
+        model: the kept model, already loaded. Defaults to None: loaded from model.keras.
 
     Returns:
         The results written to metrics.json.
     """
     config, data, task = session.config, session.data, session.task
-    model = load_model(run_dir / "model.keras")
-    val, test = (split_scores(model, session, name) for name in ("val", "test"))
+    model, val, test, baseline_preds = _predicted(run_dir, session, model)
     classes = data.manifest["classes"] if not task.reconstructs else []
     ev = config.evaluate
     op = choose_threshold(ev.threshold, val.y, val.scores) if task.chooses_threshold else None
@@ -64,7 +66,7 @@ def test_once(run_dir: Path, session) -> dict:
     test_scored = score_split(*args, test.y, test.scores, test.groups, 2)
     baselines = {
         name: score_split(*args, test.y, scores, test.groups, 2)
-        for name, scores in baseline_scores(session, "test").items()
+        for name, scores in baseline_preds.items()
     }
     results.update(
         val=val_scored["metrics"],
@@ -88,6 +90,26 @@ def test_once(run_dir: Path, session) -> dict:
             groups=part.groups,
         )
     return results
+
+
+def _predicted(run_dir: Path, session, model) -> tuple:
+    """(model, val, test, the baselines' test scores): the baselines do not need the model,
+    so they are fitted and applied in a thread while the model predicts (TensorFlow and
+    scikit-learn's solvers run mostly outside the GIL). Each side depends only on its own
+    inputs and seeds: the results are those of one after the other (`benchmarks/golden.py`).
+
+    The bootstrap CIs are not computed side by side: measured, two threads made them slower
+    (many small NumPy operations, each taking the GIL).
+
+    Warning filters are process-wide and `warnings.catch_warnings` is not thread-safe, so
+    they are restored here once both sides have ended.
+    """
+    with warnings.catch_warnings(), ThreadPoolExecutor(1) as aside:
+        baselines = aside.submit(baseline_scores, session, "test")
+        if model is None:
+            model = load_model(run_dir / "model.keras")
+        val, test = (split_scores(model, session, name) for name in ("val", "test"))
+        return model, val, test, baselines.result()
 
 
 def _add_details(results: dict, val_scored: dict, test_scored: dict) -> None:
@@ -192,7 +214,7 @@ def external_once(run_dir: Path, session, results: dict) -> dict:
     if not entry or not session.data.shards(SPLIT):
         return results
     task, config = session.task, session.config
-    model = load_model(run_dir / "model.keras")
+    model = getattr(session, "kept", None) or load_model(run_dir / "model.keras")
     part = split_scores(model, session, SPLIT)
     classes = results["classes"]
     threshold = results["threshold"] if results["threshold"] is not None else 0.5

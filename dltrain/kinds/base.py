@@ -123,20 +123,21 @@ class DataKind:
     def _read_new(self, path: Path, config, transform) -> Samples:
         raise NotImplementedError
 
-    def source_sha(self, config) -> str:
+    def source_sha(self, config, digests=None) -> str:
         """SHA-256 of the configured source data, read before anything is decoded (the
-        cache fingerprint); its checks are those of `read`."""
+        cache fingerprint); its checks are those of `read`. With `digests` (a
+        `statcache.Digests`) unchanged files are not read again; without, every file is."""
         import hashlib
 
         from dltrain.data.cache import sha256_files
         from dltrain.kinds.paths import external_paths, source_files
 
-        sha = sha256_files(source_files(config))
+        sha = sha256_files(source_files(config), digests)
         extra = []
         if getattr(config.data, "external", None) is not None:
             path, labels = external_paths(config)
             found = source_files(config, path, labels)
-            extra.append("external:" + sha256_files(found))
+            extra.append("external:" + sha256_files(found, digests))
         if self.header_group(config):  # pseudonyms in the shards: a new key, a new cache
             from dltrain.kinds.pseudonyms import key_id
 

@@ -85,14 +85,14 @@ class TabularKind(DataKind):
             id_column=id_column,
         )
 
-    def source_sha(self, config) -> str:
+    def source_sha(self, config, digests=None) -> str:
         from dltrain.data import tabular
         from dltrain.data.cache import sha256_file
         from dltrain.kinds.paths import resolve
 
         source = resolve(config, "data.path")
         tabular.check_table_file(source, config.data, where=config.where("data.path"))
-        return sha256_file(source)
+        return digests.of([source])[0] if digests is not None else sha256_file(source)
 
     def sample_ids(self, samples: TableSamples):
         """The id column as text (an empty cell is ""), or the 1-based row numbers."""

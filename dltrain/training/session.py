@@ -86,6 +86,7 @@ class Session:
         self.monitor, self.mode = monitor_of(config, self.task_name)
         self.metric_names = metric_names(config, self.task_name)
         self.n_classes = len(data.manifest["classes"])
+        self.kept = None  # the kept model once `fit` saved it as model.keras, for `test`
 
     @cached_property
     def feed(self):
@@ -177,7 +178,8 @@ class Session:
         if state.best is None or not best_path.exists():
             raise DivergedError(f"no epoch produced a finite {self.monitor}; nothing to keep")
         phase(run_dir, "testing")
-        checkpoint.save_model(load_model(best_path), run_dir / "model.keras")
+        self.kept = load_model(best_path)
+        checkpoint.save_model(self.kept, run_dir / "model.keras")
         records.record(run_dir, "model.keras")
         return state
 
@@ -188,7 +190,7 @@ class Session:
         from dltrain.training import sanity
 
         self.listener.phase("test", "scoring the test split")
-        results = final.test_once(run_dir, self)
+        results = final.test_once(run_dir, self, self.kept)
         results = final.external_once(run_dir, self, results)  # data.external, if any
         if self.refit is not None:
             results["refit"] = self.refit.as_json()

@@ -293,7 +293,7 @@ def test_resume_is_exact_across_shards(workdir, cli):
     """,
     )
     assert cli("preprocess", config).exit_code == 0
-    manifest = next((workdir / "data/processed").glob("shard-*/manifest.json"))
+    manifest = next((workdir / "data/processed").glob("images-*/manifest.json"))
     assert len(json.loads(manifest.read_text())["split"]["train"]["shard_sizes"]) >= 3
     env = {**os.environ, "DLTRAIN_RUNS": str(workdir / "reference")}
     assert (

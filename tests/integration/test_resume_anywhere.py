@@ -375,12 +375,12 @@ def test_data_source_is_the_runs_own(tmp_path, monkeypatch, cli):
 def test_stopped_while_resume_rebuilds_the_cache(reference, experiment, workdir, cli, monkeypatch):
     """The cache is gone; resume preprocesses again and is stopped doing it: the run stays
     resumable, and the next resume ends as the uninterrupted run."""
-    from dltrain.data import cache
+    from dltrain.data import builder
 
     _stopped_after_epochs(cli, monkeypatch, experiment, 2)
     shutil.rmtree(workdir / "data" / "processed")
     with monkeypatch.context() as m:
-        _stop_on_call(m, cache, "build")
+        _stop_on_call(m, builder, "build")  # cache.preprocess imports it when it builds
         stopped = cli("resume", "demo-1")
     assert stopped.exit_code == 130, stopped.output
     run = workdir / "runs" / "demo-1"

@@ -33,15 +33,16 @@ def config_with(workdir: Path, old: str, new: str, name: str = "other.yaml"):
 
 
 def cache_entries() -> list[str]:
-    """Everything under data/processed, temporary (dot) folders included."""
-    return sorted(p.name for p in CACHE.iterdir()) if CACHE.exists() else []
+    """Everything under data/processed, temporary (dot) folders included, except the stat
+    record of source files (`.stat`, tests/unit/test_statcache.py)."""
+    return sorted(p.name for p in CACHE.iterdir() if p.name != ".stat") if CACHE.exists() else []
 
 
 def test_first_call_writes_the_folder_and_second_is_a_hit(tabular_experiment):
     first = preprocess(load_config(tabular_experiment))
     assert not first.hit
     assert first.path.parent == CACHE
-    assert re.fullmatch(r"demo-[0-9a-f]{16}", first.path.name)
+    assert re.fullmatch(r"tabular-[0-9a-f]{16}", first.path.name)
     assert {p.name for p in first.path.iterdir()} == {
         "manifest.json",
         "preprocessing.json",
@@ -234,7 +235,7 @@ def test_the_temporary_folder_names_its_writer(tabular_experiment, monkeypatch):
 
 def test_folders_of_killed_preprocesses_are_removed_by_the_next(tabular_experiment, workdir):
     config = load_config(tabular_experiment)
-    name = f"{config.name}-{cache.fingerprint(config, cache.sha256_file(workdir / 'table.csv'))}"
+    name = f"tabular-{cache.fingerprint(config, cache.sha256_file(workdir / 'table.csv'))}"
     old = time.time() - 2 * 86400
     left = {
         f".{name}.{_dead_pid()}@{runs._HOST}.k2j4_5g6": None,  # killed on this machine

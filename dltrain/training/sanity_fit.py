@@ -68,10 +68,11 @@ class Budget:
         return max(2 * self.per_call, self.total() - self.used.get("overfit_batch", 0))
 
     def describe(self) -> str:
-        ms = f"{1000 * self.step_seconds:.1f} ms a step" if self.step_seconds else "untimed"
+        """The budget in words; without the measured step time, which differs from run to
+        run (the steps do not, but where the time floor sits near a power of two)."""
         return (
-            f"budget {self.total()} steps: {RUN_FRACTION:.0%} of the run's {self.run_steps}, "
-            f"or {FLOOR_SECONDS:g} s at {ms}, within {MIN_STEPS}-{MAX_STEPS}"
+            f"budget {self.total()} steps: {RUN_FRACTION:.0%} of the run's {self.run_steps} "
+            f"or {FLOOR_SECONDS:g} s of steps, within {MIN_STEPS}-{MAX_STEPS}"
         )
 
 

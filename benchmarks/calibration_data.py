@@ -212,6 +212,15 @@ def write(name: str, spec: dict, setup: str, folder: Path) -> Path:
     import yaml
 
     x, y = spec["load"]()
+    order = np.random.default_rng(1).permutation(len(y))  # several files are sorted by class,
+    x = (
+        x.iloc[order]
+        if hasattr(x, "iloc")
+        else [x[i] for i in order]
+        if isinstance(x, list)
+        else x[order]
+    )
+    y = y[order]  # where a shift by one would change only the labels at class boundaries
     x, y, leak = broken(setup, x, y)
     zeroed = setup == "zeroed"
     data = {"kind": spec["kind"], "target": "label", **spec.get("data", {})}

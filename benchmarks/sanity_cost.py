@@ -47,10 +47,15 @@ def _timed(module, seconds: dict) -> None:
         setattr(module, name, wrapper)
 
 
-def steps_of(detail: str) -> int | None:
-    """The training steps a check says it used (`before` code: one arm's steps)."""
-    found = re.findall(r"(\d+) steps", detail)
-    return sum(int(s) for s in found) if found else None
+def steps_of(check) -> int | None:
+    """The training steps a check used: its `steps` (since issue 16), else read from the
+    old detail ("memorised in N steps"; input_independent trained two arms of N steps)."""
+    if getattr(check, "steps", None) is not None:
+        return check.steps
+    found = re.search(r"(?:in|after) (\d+) steps", check.detail)
+    if not found:
+        return None
+    return int(found.group(1)) * (2 if check.name == "input_independent" else 1)
 
 
 def measure(name: str, spec: dict, folder: Path) -> dict:
@@ -60,25 +65,34 @@ def measure(name: str, spec: dict, folder: Path) -> dict:
     from dltrain.training import sanity
     from dltrain.training.session import checking
 
+    modules = [sanity]
+    for extra in ("sanity_fit", "sanity_data"):
+        try:
+            modules.append(__import__(f"dltrain.training.{extra}", fromlist=["_"]))
+        except ImportError:  # before issue 16
+            pass
+
     data_section = write_data(name, spec, folder)
     config = load_config(write_config(name, spec, data_section, folder, epochs=3))
     seconds: dict = {}
     with checking(config) as session:
         _ = session.feed, session.data.transform
-        _timed(sanity, seconds)
-        started = time.perf_counter()
+        for module in modules:
+            _timed(module, seconds)
+        started, cpu = time.perf_counter(), time.process_time()
         checks = sanity.run_suite(
             config, session.task_name, session.n_classes, session.data, session.feed
         )
-        total = time.perf_counter() - started
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu
         run_steps = session.steps
     return {
         "workload": name,
         "run_steps": run_steps,
         "seconds": round(total, 2),
+        "cpu_seconds": round(cpu, 2),
         "parts": {k: round(v, 2) for k, v in seconds.items()},
         "checks": [
-            {"name": c.name, "verdict": c.verdict, "steps": steps_of(c.detail), "detail": c.detail}
+            {"name": c.name, "verdict": c.verdict, "steps": steps_of(c), "detail": c.detail}
             for c in checks
         ],
     }
@@ -100,14 +114,15 @@ def main() -> None:
             folder.mkdir()
             results.append(measure(name, WORKLOADS[name], folder))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
-    print(f"\n{'workload':<13}{'run steps':>10}{'suite s':>9}  per check: steps, seconds")
+    print(f"\n{'workload':<13}{'run steps':>10}{'suite s':>9}{'CPU s':>8}  per check: steps")
     for r in results:
         parts = "; ".join(
             f"{c['name']} {c['verdict']} {c['steps'] if c['steps'] is not None else '-'}"
             for c in r["checks"]
             if not c["name"].startswith("baseline_")
         )
-        print(f"{r['workload']:<13}{r['run_steps']:>10}{r['seconds']:>9.1f}  {parts}")
+        head = f"{r['workload']:<13}{r['run_steps']:>10}{r['seconds']:>9.1f}"
+        print(f"{head}{r['cpu_seconds']:>8.1f}  {parts}")
         print(f"{'':<32}  " + ", ".join(f"{k} {v:.1f} s" for k, v in r["parts"].items()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

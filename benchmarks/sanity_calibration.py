@@ -9,9 +9,10 @@ dataset is written as a user would have it (CSV, PNG folders, NPY + labels CSV, 
 CSV) and trained by `dltrain train` in a healthy configuration and in broken ones:
 
 - healthy: nothing broken; no check may WARN or FAIL.
-- shuffled: the labels permuted at random; input_independent or beats_baselines.
-- offset: sample i given the label of sample i-1 (data and labels out of step);
-  input_independent or beats_baselines.
+- shuffled: the labels permuted at random; input_independent (before training),
+  learned_from_inputs or beats_baselines (after).
+- offset: sample i given the label of sample i-1 (data and labels out of step; the rows
+  are first put in a random order); as shuffled.
 - zeroed: every input zero (one placeholder word for text); input_independent.
 - leak: a column = the target plus 5 % noise (tables only); leaking_feature.
 - lr_high: learning rate 1.0 (1000 x Adam's default); overfit_batch or initial_loss FAIL,
@@ -50,13 +51,14 @@ from calibration_data import DATASETS, write  # noqa: E402
 
 SETUPS = ("healthy", "shuffled", "offset", "zeroed", "leak", "lr_high")
 MEANT = {
-    "shuffled": ("input_independent", "beats_baselines"),
-    "offset": ("input_independent", "beats_baselines"),
+    "shuffled": ("input_independent", "learned_from_inputs", "beats_baselines"),
+    "offset": ("input_independent", "learned_from_inputs", "beats_baselines"),
     "zeroed": ("input_independent",),
     "leak": ("leaking_feature",),
     "lr_high": ("overfit_batch", "initial_loss"),
 }
 CHECKS = ("initial_loss", "overfit_batch", "input_independent", "leaking_feature")
+CHECKS += ("learned_from_inputs",)
 COLUMNS = CHECKS + ("beats_baselines",)
 
 

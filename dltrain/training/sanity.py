@@ -39,8 +39,10 @@ from dltrain.training.setup import new_model
 from dltrain.training.verdict import Check, rounded
 
 __all__ = ["Check", "Fresh", "run_suite", "beats_baselines", "recorded", "raise_on_failure"]
+__all__ += ["after_training"]
 
 INITIAL_SAMPLES = 1024  # initial_loss: enough for its ±0.5·expected tolerance
+AFTER_TRAINING = ("beats_baselines", "learned_from_inputs")  # added by `Session.test`
 
 
 def as_json(checks: list[Check]) -> dict:
@@ -63,7 +65,7 @@ def recorded(run_dir) -> list[Check] | None:
         raise RunError(
             f"{path} is not a sanity record ({exc}); delete it to run the suite again"
         ) from None
-    return [c for c in checks if c.name != "beats_baselines"]
+    return [c for c in checks if c.name not in AFTER_TRAINING]
 
 
 def failed(checks: list[Check]) -> list[Check]:
@@ -195,6 +197,19 @@ def initial_loss(fresh: Fresh, task, n_classes, train: _Batch, feed, batch: int)
     return Check(
         "initial_loss", verdict, _round(loss), _round(expected), f"expected about {how}.{advice}"
     )
+
+
+def after_training(task: str, run_dir, classes: list, y_train) -> list[Check]:
+    """The suite's own check after training (`sanity_fit.learned_from_inputs`) on the kept
+    model's validation predictions (predictions/val.csv); none for an autoencoder."""
+    import pandas as pd
+
+    the_task = tasks.get(task)
+    path = run_dir / "predictions" / "val.csv"
+    if the_task.reconstructs or not path.is_file():
+        return []
+    truth, scores = the_task.read_predictions(pd.read_csv(path), classes)
+    return [sanity_fit.learned_from_inputs(the_task, classes, y_train, truth, scores)]
 
 
 def headline_on(task: str, n_classes: int, y, scores) -> float | None:

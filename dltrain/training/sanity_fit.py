@@ -352,3 +352,39 @@ def _independence(points, steps: int, budget: Budget, diverged: bool = False) ->
         f"inconclusive: {said} (z = {z:.1f}); the short training showed no clear "
         "difference either way.",
     )
+
+
+LEARNED_WARN_Z = 1.0  # after training: WARN below this z, INFO up to Z, PASS from Z
+
+
+def learned_from_inputs(task, classes: list, y_train, truth, scores) -> Check:
+    """After training: the kept model's validation predictions against the blind prediction
+    (training priors or mean), sample by sample. The check `input_independent` makes before
+    training, with the whole run's training behind it: labels that do not belong to their
+    inputs (shuffled, shifted) leave the trained model no better than ignoring them.
+
+    Args:
+        task: the `dltrain.tasks` task; `y_train`, `truth` and `scores` in its metric units
+            (class indices and probabilities, or the target's own units).
+    """
+    name, loss = "learned_from_inputs", task.loss
+    blind = blind_prediction(loss, y_train, len(classes), np.shape(scores))
+    model_loss, blind_loss, z = gain(loss, truth, scores, blind)
+    said = (
+        f"after training, validation loss {model_loss:.4f} against {blind_loss:.4f} ignoring "
+        f"the inputs (z = {min(z, 99):.1f}, {len(truth)} samples)"
+    )
+    expected = f"< {blind_loss:.4f}"
+    if z >= Z and model_loss < blind_loss:
+        return Check(name, "PASS", rounded(model_loss), expected, f"{said}.")
+    if z >= LEARNED_WARN_Z:
+        return Check(name, "INFO", rounded(model_loss), expected, f"{said}: better, not clearly.")
+    return Check(
+        name,
+        "WARN",
+        rounded(model_loss),
+        expected,
+        f"{said}: the trained model does no better than predicting the training "
+        f"{'priors' if task.exclusive else 'mean'}. Check that the labels belong to the inputs "
+        "(order, ids, a shift by one) and that the inputs carry the signal.",
+    )

@@ -202,10 +202,19 @@ class Session:
         results = final.test_once(run_dir, self)
         if checks:
             headline = results["val"].get(self.task.headline, {}).get("value")
-            checks = [c for c in checks if c.name != "beats_baselines"]  # a resumed run's
+            checks = [c for c in checks if c.name not in sanity.AFTER_TRAINING]  # resumed
             checks.append(sanity.beats_baselines(self.task_name, headline, checks))
+            checks += sanity.after_training(
+                self.task_name, run_dir, self.data.manifest["classes"], self._train_targets()
+            )
             runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
         return results, checks
+
+    def _train_targets(self):
+        """The training sample's targets in the units the metrics use."""
+        from dltrain.evaluation.baselines import target_values
+
+        return target_values(self.train_sample, self.task_name, self.data.transform, self.feed)
 
     def complete(self, run_dir: Path) -> None:
         """Builds the plots and report.html, then marks the run completed: a run is

@@ -66,6 +66,7 @@ def test_train_records_the_suite_and_the_baseline_verdict(workdir, cli):
         "baseline_majority",
         "baseline_logistic",
         "beats_baselines",
+        "learned_from_inputs",
     ]
     by_name = {c["name"]: c for c in checks}
     assert by_name["initial_loss"]["verdict"] == "PASS"
@@ -162,7 +163,9 @@ def test_train_records_how_many_steps_each_check_used(workdir, cli):
     rerun = cli("train", config)  # same model, data, seed and settings: the verdicts are reused
     assert rerun.exit_code == 0
     second = json.loads((workdir / "runs/demo-2/sanity.json").read_text())["checks"]
-    assert all(c["cached"] for c in second if c["name"] != "beats_baselines")
+    assert all(
+        c["cached"] for c in second if c["name"] not in ("beats_baselines", "learned_from_inputs")
+    )
 
 
 def test_training_is_the_same_with_and_without_the_suite(workdir, cli, monkeypatch):

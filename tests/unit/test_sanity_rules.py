@@ -235,3 +235,26 @@ def test_an_unwritable_cache_does_not_stop_the_run(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("")  # a file where the cache folder should be
     assert not sanity_cache.store(SimpleNamespace(path=blocked), "k", [])
+
+
+# ----------------------------------------------------------------------------- after training
+
+
+def test_after_training_the_model_must_beat_ignoring_its_inputs():
+    from dltrain import tasks
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 200)
+    y_train = rng.integers(0, 2, 300)
+    learned = np.clip(np.where(truth == 1, 0.8, 0.2) + 0.05 * rng.normal(size=200), 0.01, 0.99)
+    check = sanity_fit.learned_from_inputs(tasks.get("binary"), ["a", "b"], y_train, truth, learned)
+    assert check.verdict == "PASS"
+    noise = np.clip(0.5 + 0.3 * rng.normal(size=200), 0.01, 0.99)  # fitted shuffled labels
+    check = sanity_fit.learned_from_inputs(tasks.get("binary"), ["a", "b"], y_train, truth, noise)
+    assert check.verdict == "WARN" and "a shift by one" in check.detail
+    y = rng.normal(size=100)
+    barely = y * 0.1 + rng.normal(size=100)  # a regression a little better than the mean
+    check = sanity_fit.learned_from_inputs(
+        tasks.get("regression"), [], rng.normal(size=50), y, barely
+    )
+    assert check.verdict in ("WARN", "INFO")

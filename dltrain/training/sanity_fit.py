@@ -360,7 +360,9 @@ def _independence(points, steps: int, budget: Budget, diverged: bool = False) ->
     )
 
 
-LEARNED_WARN_Z = 1.0  # after training: WARN below this z, INFO up to Z, PASS from Z
+# After training: WARN below this z, INFO up to Z, PASS from Z. On the calibration
+# benchmark the broken setups' z reached 1.3 at most, the healthy ones' 2.8 at least.
+LEARNED_WARN_Z = 2.0
 
 
 def learned_from_inputs(task, classes: list, y_train, truth, scores) -> Check:

@@ -208,7 +208,9 @@ def after_training(task: str, run_dir, classes: list, y_train) -> list[Check]:
     path = run_dir / "predictions" / "val.csv"
     if the_task.reconstructs or not path.is_file():
         return []
-    truth, scores = the_task.read_predictions(pd.read_csv(path), classes)
+    text = {"true": str, "predicted": str} if the_task.has_classes else {}  # "0" is a class
+    table = pd.read_csv(path, dtype={"id": str, **text}, keep_default_na=False)
+    truth, scores = the_task.read_predictions(table, classes)
     return [sanity_fit.learned_from_inputs(the_task, classes, y_train, truth, scores)]
 
 

@@ -258,3 +258,14 @@ def test_after_training_the_model_must_beat_ignoring_its_inputs():
         tasks.get("regression"), [], rng.normal(size=50), y, barely
     )
     assert check.verdict in ("WARN", "INFO")
+
+
+def test_after_training_reads_classes_named_by_numbers(tmp_path):
+    from dltrain.training import sanity
+
+    (tmp_path / "predictions").mkdir()
+    rows = ["id,row,true,predicted,prob_0,prob_1,prob_2"]
+    rows += [f"{i},{i},{i % 3},{i % 3},0.8,0.1,0.1" for i in range(30)]
+    (tmp_path / "predictions" / "val.csv").write_text("\n".join(rows) + "\n")
+    (check,) = sanity.after_training("multiclass", tmp_path, ["0", "1", "2"], np.arange(30) % 3)
+    assert check.name == "learned_from_inputs" and check.verdict == "WARN"

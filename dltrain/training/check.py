@@ -35,8 +35,6 @@ def check(config: ExperimentConfig, listener: Listener = SILENT) -> CheckResult:
         trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
         frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
         listener.phase("sanity", "sanity suite")
-        checks = sanity.run_suite(
-            config, session.task_name, session.n_classes, session.data, session.feed
-        )
+        checks = session.suite()  # cached when this model, data and seed were checked
     data = session.data
     return CheckResult(data.manifest, data.path, data.hit, layers, (trainable, frozen), checks)

@@ -1,50 +1,48 @@
 """The sanity suite (Karpathy, "A Recipe for Training Neural Networks"), automated.
 
 Run by `dltrain check` and at the start of `dltrain train` (recorded in the run's
-sanity.json). Every check has a verdict — PASS, WARN, FAIL, or INFO for
-reference values — a measured value and what was expected:
+sanity.json, and cached beside the processed data: `sanity_cache`). Every check has a
+verdict — PASS, WARN, FAIL, or INFO for reference values and for a check that could not
+conclude within its budget — a measured value and what was expected:
 
 - initial_loss: the loss of the freshly initialised model on the training split
   against the entropy of the training labels (the loss of predicting the class
   priors; −ln(1/C) when the C classes are balanced), or 1 for a standardised
   regression target.
-- overfit_batch: a fresh model must drive the loss on one small batch close to
-  zero within a bounded number of steps; if it cannot, training is broken.
-- input_independent: a model trained briefly on zeroed inputs must do worse on
-  validation than the same model trained as briefly on the real inputs.
+- overfit_batch: a fresh model must drive the loss on one batch far down; if the loss
+  rises, stays put or does not fall, training is broken (`sanity_fit`).
+- input_independent: a model trained briefly on the real inputs must do better on
+  validation than the best model that ignores its inputs (`sanity_fit`).
+- leaking_feature (tables): no single column may predict the target almost perfectly
+  (`sanity_data`).
 - baseline_*: scikit-learn's trivial models on validation (never test), the bar
   the trained model has to clear; `beats_baselines` checks it after training.
+
+The checks that train share a budget scaled to the run's length and the model's
+measured step time (`sanity_fit.Budget`); each says how many steps it used.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
-import keras
 import numpy as np
 
 from dltrain import tasks
 from dltrain.config import ExperimentConfig
-from dltrain.data.pipeline import make_dataset
+from dltrain.data import stream
 from dltrain.errors import SanityError
 from dltrain.evaluation import metrics as M
 from dltrain.evaluation.baselines import fit_baselines, flat_inputs, target_values
+from dltrain.training import sanity_data, sanity_fit
 from dltrain.training.setup import new_model
+from dltrain.training.verdict import Check, rounded
 
-SMALL_BATCH = 32
-OVERFIT_STEPS = 300
-OVERFIT_TARGET = 0.05
-SHORT_TRAINING_STEPS = 200
+__all__ = ["Check", "Fresh", "run_suite", "beats_baselines", "recorded", "raise_on_failure"]
+__all__ += ["after_training"]
 
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    verdict: str  # PASS | WARN | FAIL | INFO
-    value: float | None
-    expected: float | str | None
-    detail: str
+INITIAL_SAMPLES = 1024  # initial_loss: enough for its ±0.5·expected tolerance
+AFTER_TRAINING = ("beats_baselines", "learned_from_inputs")  # added by `Session.test`
 
 
 def as_json(checks: list[Check]) -> dict:
@@ -67,7 +65,7 @@ def recorded(run_dir) -> list[Check] | None:
         raise RunError(
             f"{path} is not a sanity record ({exc}); delete it to run the suite again"
         ) from None
-    return [c for c in checks if c.name != "beats_baselines"]
+    return [c for c in checks if c.name not in AFTER_TRAINING]
 
 
 def failed(checks: list[Check]) -> list[Check]:
@@ -84,25 +82,44 @@ def raise_on_failure(checks: list[Check]) -> None:
         )
 
 
-def run_suite(config: ExperimentConfig, task: str, n_classes: int, data, feed) -> list[Check]:
+def run_suite(
+    config: ExperimentConfig,
+    task: str,
+    n_classes: int,
+    data,
+    feed,
+    fresh: Fresh | None = None,
+    run_steps: int | None = None,
+) -> list[Check]:
     """Runs every check before training, each from the same freshly initialised model.
 
-    The checks use a sample of the training and validation splits (`cache.sample_size`) (the cache's
-    shards are random subsets, so these are random samples). One model is built and
-    compiled, and restored to its initial state (weights, optimiser slots, random-seed
-    state) before each check: the same as building a fresh seeded model each time, without
-    tracing Keras's train and test functions again for each (1-2 s per trace for a
-    recurrent model on 2 cores; the suite traced them four times before).
+    The checks use a sample of the training and validation splits (`cache.sample_size`;
+    the cache's shards are random subsets, so these are random samples). One compiled
+    model is restored to its initial state (weights, optimiser slots, random-seed state)
+    before each check: the same as a fresh seeded model each time, traced once.
+
+    Args:
+        fresh: the model to use (a training session passes the run's own, to train it
+            afterwards without tracing again). Defaults to None: one built for the suite.
+        run_steps: the configured run's training steps, which scale the budget.
+            Defaults to None: epochs × steps per epoch.
     """
     train = _prepared(data.sample("train"), feed)
     val = _prepared(data.sample("val"), feed)
     transform = data.transform
-    model = _Fresh(config, task, n_classes, train, transform)
+    loss = tasks.get(task).loss
+    if fresh is None:
+        fresh = Fresh(lambda: suite_model(config, task, n_classes, train.stored.y, transform))
+    if run_steps is None:
+        run_steps = config.train.epochs * stream.steps(data, "train", config.train.batch_size)
+    budget = sanity_fit.Budget(run_steps)
     checks = [
-        initial_loss(model, task, n_classes, train),
-        overfit_batch(model, config, train),
-        input_independent(model, config, train, val),
+        initial_loss(fresh, task, n_classes, train, feed, config.train.batch_size),
+        sanity_fit.overfit_batch(fresh, config, loss, train, feed, budget),
+        sanity_fit.input_independent(fresh, config, loss, n_classes, train, val, feed, budget),
     ]
+    if sanity_data.applies(config, task):
+        checks.append(sanity_data.leaking_feature(task, train, val, transform))
     checks += baseline_references(config, task, train, val, transform, feed)
     return checks
 
@@ -121,13 +138,24 @@ def _prepared(split, feed) -> _Batch:
     return _Batch(x, feed.eval_batch(x, split.y)[1], split)
 
 
-class _Fresh:
-    """A compiled model that `restart()` puts back to the state it was built in."""
+def suite_model(config, task, n_classes, y_train, transform):
+    """A fresh seeded model for a suite whose model is not trained afterwards (`check`):
+    built for a short run, so never with XLA (its compile would outlast the suite)."""
+    import keras
 
-    def __init__(self, config, task, n_classes, train: _Batch, transform):
-        keras.utils.set_random_seed(config.seed)
-        steps = OVERFIT_STEPS + 2 * SHORT_TRAINING_STEPS  # too few to pay for XLA
-        self.model = new_model(config, task, transform, train.stored.y, n_classes, steps)
+    keras.utils.set_random_seed(config.seed)
+    return new_model(config, task, transform, y_train, n_classes, sanity_fit.MAX_STEPS)
+
+
+class Fresh:
+    """A compiled model that `restart()` puts back to the state it was built in.
+
+    Args:
+        build: returns a freshly initialised, compiled model (seeded).
+    """
+
+    def __init__(self, build):
+        self.model = build()
         if not self.model.optimizer.built:  # train.fine_tune builds it on stage 2's variables
             self.model.optimizer.build(self.model.trainable_variables)  # slots, saved too
         self._state = [v.numpy() for v in self._variables()]
@@ -140,12 +168,21 @@ class _Fresh:
     def restart(self):
         for variable, value in zip(self._variables(), self._state, strict=True):
             variable.assign(value)
+        self.model.reset_metrics()
         return self.model
 
 
-def initial_loss(fresh: _Fresh, task, n_classes, train: _Batch) -> Check:
+def initial_loss(fresh: Fresh, task, n_classes, train: _Batch, feed, batch: int) -> Check:
+    """The fresh model's loss on (at most `INITIAL_SAMPLES` of) the training sample."""
+    import math
+
     model = fresh.restart()
-    loss = model.evaluate(make_dataset(train.x, train.y, 256), verbose=0, return_dict=True)["loss"]
+    x, y = train.x[:INITIAL_SAMPLES], train.y[:INITIAL_SAMPLES]
+    ds = stream.dataset(
+        lambda: ((x[s : s + batch], y[s : s + batch]) for s in range(0, len(x), batch)),
+        feed.specs(),
+    )  # the batches' signature of training's validation: the same traced test step
+    loss = float(model.evaluate(ds, verbose=0, return_dict=True)["loss"])
     expected, how = tasks.get(task).expected_initial_loss(train.y, n_classes)
     if not math.isfinite(loss):
         verdict, advice = "FAIL", " The loss is not finite: look for extreme values in the data."
@@ -162,70 +199,19 @@ def initial_loss(fresh: _Fresh, task, n_classes, train: _Batch) -> Check:
     )
 
 
-def overfit_batch(fresh: _Fresh, config, train: _Batch) -> Check:
-    rng = np.random.default_rng(config.seed)
-    rows = rng.choice(len(train.x), size=min(SMALL_BATCH, len(train.x)), replace=False)
-    x, y = train.x[rows], train.y[rows]
-    model = fresh.restart()
-    losses: list[float] = []
-    for _ in range(OVERFIT_STEPS):  # train_on_batch: ~50x less overhead than 1-step epochs
-        losses.append(float(model.train_on_batch(x, y, return_dict=True)["loss"]))
-        if not math.isfinite(losses[-1]) or losses[-1] < OVERFIT_TARGET:
-            break
-    first, last, steps = losses[0], losses[-1], len(losses)
-    expected = f"< {OVERFIT_TARGET} within {OVERFIT_STEPS} steps"
-    if math.isfinite(last) and last < OVERFIT_TARGET:
-        return Check(
-            "overfit_batch",
-            "PASS",
-            _round(last),
-            expected,
-            f"{len(x)} samples memorised in {steps} steps.",
-        )
-    if math.isfinite(last) and last < 0.9 * first:
-        return Check(
-            "overfit_batch",
-            "WARN",
-            _round(last),
-            expected,
-            f"the loss on {len(x)} samples fell from {first:.3f} but not near zero in {steps} "
-            "steps: the model may be too small or too regularised (dropout, l2), or the "
-            "learning rate too low.",
-        )
-    return Check(
-        "overfit_batch",
-        "FAIL",
-        _round(last),
-        expected,
-        f"the loss on {len(x)} samples did not go down ({first:.3f} → {last:.3f}): training "
-        "cannot work as set up. Check the learning rate, the labels and the input scale.",
-    )
+def after_training(task: str, run_dir, classes: list, y_train) -> list[Check]:
+    """The suite's own check after training (`sanity_fit.learned_from_inputs`) on the kept
+    model's validation predictions (predictions/val.csv); none for an autoencoder."""
+    import pandas as pd
 
-
-def input_independent(fresh: _Fresh, config, train: _Batch, val: _Batch) -> Check:
-    batch = config.train.batch_size
-    steps = min(SHORT_TRAINING_STEPS, 5 * math.ceil(len(train.x) / batch))
-    losses = {}
-    for name, x in (("real", train.x), ("zeroed", np.zeros_like(train.x))):
-        model = fresh.restart()  # both arms start from the same weights
-        ds = make_dataset(x, train.y, batch, shuffle=True, seed=config.seed).repeat()
-        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        x_val = val.x if name == "real" else np.zeros_like(val.x)
-        losses[name] = model.evaluate(make_dataset(x_val, val.y, 256), verbose=0, return_dict=True)[
-            "loss"
-        ]
-    real, zeroed = losses["real"], losses["zeroed"]
-    detail = f"validation loss after {steps} steps: real inputs {real:.4f}, zeroed {zeroed:.4f}."
-    if math.isfinite(real) and real < zeroed - 0.01 * abs(zeroed):
-        return Check("input_independent", "PASS", _round(real), f"< {zeroed:.4f}", detail)
-    return Check(
-        "input_independent",
-        "WARN",
-        _round(real),
-        f"< {zeroed:.4f}",
-        detail + " The model does no better with its inputs than without: it is not (yet) "
-        "using them. Check that the features carry signal, or train longer.",
-    )
+    the_task = tasks.get(task)
+    path = run_dir / "predictions" / "val.csv"
+    if the_task.reconstructs or not path.is_file():
+        return []
+    text = {"true": str, "predicted": str} if the_task.has_classes else {}  # "0" is a class
+    table = pd.read_csv(path, dtype={"id": str, **text}, keep_default_na=False)
+    truth, scores = the_task.read_predictions(table, classes)
+    return [sanity_fit.learned_from_inputs(the_task, classes, y_train, truth, scores)]
 
 
 def headline_on(task: str, n_classes: int, y, scores) -> float | None:
@@ -302,5 +288,4 @@ def beats_baselines(task: str, model_value: float | None, checks: list[Check]) -
     )
 
 
-def _round(v) -> float | None:
-    return None if v is None or not math.isfinite(v) else round(float(v), 6)
+_round = rounded

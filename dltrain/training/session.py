@@ -87,6 +87,7 @@ class Session:
         self.metric_names = metric_names(config, self.task_name)
         self.n_classes = len(data.manifest["classes"])
         self.kept = None  # the kept model once `fit` saved it as model.keras, for `test`
+        self._suite_model = None  # the suite's model, kept for training (`suite`)
 
     @cached_property
     def feed(self):
@@ -121,11 +122,45 @@ class Session:
         )
 
     def built_model(self):
-        """The run's model, seeded, built inside the distribution strategy's scope."""
+        """The run's model, seeded, built inside the distribution strategy's scope.
+
+        After the sanity suite ran on the run's own model (`suite(reuse=True)`), that model,
+        restored to the state it was built in, with its traced train and test steps."""
         framework.seeded(self.config)
+        if self._suite_model is not None:
+            fresh, self._suite_model = self._suite_model, None
+            return fresh.restart()
         dist = distribute.current()
         with dist.scope():  # distributed: variables mirrored on every replica
             return dist.built(self.model(), self.feed)
+
+    def reusable(self) -> bool:
+        """Whether the suite may run on the model training then trains: not where the model
+        is changed between building and training (fine-tuning stages, init_from, replicas)."""
+        train = self.config.train
+        return train.fine_tune is None and train.init_from is None and train.distribute == "none"
+
+    def suite(self, reuse: bool = False) -> list:
+        """The sanity suite's verdicts: cached for this model, data, seed and settings
+        (`sanity_cache`), or measured now and cached.
+
+        Args:
+            reuse: run the suite on the run's own model and keep it for `built_model`
+                (when `reusable()`). Defaults to False.
+        """
+        from dltrain.training import sanity, sanity_cache
+
+        key = sanity_cache.key(self.config, self.data)
+        checks = sanity_cache.load(self.data, key)
+        if checks is not None:
+            return checks
+        fresh = sanity.Fresh(self.built_model) if reuse and self.reusable() else None
+        checks = sanity.run_suite(
+            self.config, self.task_name, self.n_classes, self.data, self.feed, fresh, self.steps
+        )
+        sanity_cache.store(self.data, key, checks)
+        self._suite_model = fresh
+        return checks
 
     def sanity(self, run_dir: Path | None = None) -> list:
         """The sanity suite: the run's recorded one (resuming), or run now (and recorded).
@@ -142,9 +177,7 @@ class Session:
             if run_dir is not None:
                 phase(run_dir, "sanity")
             self.listener.phase("sanity", "sanity suite")
-            checks = sanity.run_suite(
-                self.config, self.task_name, self.n_classes, self.data, self.feed
-            )
+            checks = self.suite(reuse=run_dir is not None)
             if run_dir is not None:
                 runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
         sanity.raise_on_failure(checks)
@@ -197,10 +230,19 @@ class Session:
             runs.write_json(run_dir / "metrics.json", results)
         elif checks:
             headline = results["val"].get(self.task.headline, {}).get("value")
-            checks = [c for c in checks if c.name != "beats_baselines"]  # a resumed run's
+            checks = [c for c in checks if c.name not in sanity.AFTER_TRAINING]  # resumed
             checks.append(sanity.beats_baselines(self.task_name, headline, checks))
+            checks += sanity.after_training(
+                self.task_name, run_dir, self.data.manifest["classes"], self._train_targets()
+            )
             runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
         return results, checks
+
+    def _train_targets(self):
+        """The training sample's targets in the units the metrics use."""
+        from dltrain.evaluation.baselines import target_values
+
+        return target_values(self.train_sample, self.task_name, self.data.transform, self.feed)
 
     def complete(self, run_dir: Path) -> None:
         """Builds the plots and report.html, then marks the run completed: a run is

@@ -25,6 +25,7 @@ from dltrain.config import ExperimentConfig
 from dltrain.data.cache import Processed, preprocess
 from dltrain.errors import ConfigError, DivergedError, DltrainError
 from dltrain.evaluation import final
+from dltrain.evaluation.calibration import check as recalibration_applies
 from dltrain.evaluation.predict import load_model
 from dltrain.evaluation.scoring import metric_names
 from dltrain.training import checkpoint, distribute, framework, loop, runfiles
@@ -74,6 +75,7 @@ class Session:
         self.task = tasks.get(self.task_name)
         self.monitor, self.mode = monitor_of(config, self.task_name)
         self.metric_names = metric_names(config, self.task_name)
+        recalibration_applies(config, self.task_name)
         self.n_classes = len(data.manifest["classes"])
 
     @cached_property
@@ -170,7 +172,8 @@ class Session:
         if checks:
             headline = results["val"].get(self.task.headline, {}).get("value")
             checks = [c for c in checks if c.name != "beats_baselines"]  # a resumed run's
-            checks.append(sanity.beats_baselines(self.task_name, headline, checks))
+            decided = results.get("baseline_decisions_val")
+            checks.append(sanity.beats_baselines(self.task_name, headline, checks, decided))
             runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
         return results, checks
 

@@ -17,7 +17,8 @@ import numpy as np
 from sklearn import metrics as skm
 
 from dltrain import tasks
-from dltrain.evaluation.metrics.resample import Resamples, ratio
+from dltrain.evaluation.metrics import calibration as cal
+from dltrain.evaluation.metrics.resample import Resamples, ratio, sum_by
 
 NAN = float("nan")
 
@@ -69,6 +70,10 @@ def _classes_table(task: tasks.Task) -> dict[str, Metric]:
         "roc_auc": Metric(_roc_auc(binary), lambda r: r.curve("roc_auc")),
         "pr_auc": Metric(_pr_auc(binary), lambda r: r.curve("pr_auc")),
         "brier": Metric(_brier(binary), brier),
+        "ece": Metric(
+            lambda y, s, t, c, w=None: cal.ece_point(y, s, binary, w),
+            lambda r: _ece(r, binary),
+        ),
     }
     if not binary:
         table["f1"] = Metric(
@@ -102,8 +107,23 @@ def _classes_table(task: tasks.Task) -> dict[str, Metric]:
             bind(_decided(skm.precision_score, pos_label=0, **one)),
             lambda r: ratio(r.tn, r.tn + r.support - r.tp)[:, 1],
         ),
+        calibration_intercept=Metric(
+            lambda y, s, t, c, w=None: cal.intercept_point(y, s, w),
+            lambda r: cal.intercepts(r.y, cal.logit(r.scores), r.weights),
+        ),
+        calibration_slope=Metric(
+            lambda y, s, t, c, w=None: cal.slope_point(y, s, w),
+            lambda r: cal.slopes(r.y, cal.logit(r.scores), r.weights),
+        ),
     )
     return table
+
+
+def _ece(r: Resamples, binary: bool) -> np.ndarray:
+    """The ECE of every resample: |sum of (predicted − observed)| per bin, over the total."""
+    bins, gap = cal.ece_parts(r.y, r.scores, binary)
+    per_bin = sum_by(r.weights * gap[None, :], bins, cal.ECE_BINS)
+    return np.abs(per_bin).sum(axis=1) / r.total
 
 
 def _roc_auc(binary: bool):

@@ -146,7 +146,7 @@ def verdict(decisions: dict[str, dict]) -> tuple[bool, dict[str, list[str]]]:
 def describe(name: str, d: dict, pct: int = 95) -> str:
     """One decision in words: "no detectable difference from logistic (roc_auc 0.912 vs
     0.905, difference +0.007, 95% CI −0.010 to +0.024)"."""
-    head = {BETTER: "better than", WORSE: "worse than", TIE: "no detectable difference from"}
+    head = {BETTER: "better than", WORSE: "worse than", TIE: "not detectably different from"}
     text = f"{head.get(d.get('decision'), 'undecided against')} {name}"
     if d.get("model") is None or d.get("baseline") is None:
         return text + f" ({d.get('metric')} undefined)"

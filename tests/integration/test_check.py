@@ -63,12 +63,14 @@ def test_train_records_the_suite_and_the_baseline_verdict(workdir, cli):
         "input_independent",
         "baseline_majority",
         "baseline_logistic",
+        "baseline_gradient_boosting",
         "beats_baselines",
     ]
     by_name = {c["name"]: c for c in checks}
     assert by_name["initial_loss"]["verdict"] == "PASS"
     assert by_name["baseline_majority"]["value"] == 0.5
     assert by_name["beats_baselines"]["verdict"] in ("PASS", "WARN")
+    assert "paired bootstrap" in by_name["beats_baselines"]["detail"]
 
 
 def test_train_stops_before_fitting_on_a_failed_check(workdir, cli):

@@ -98,7 +98,6 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
         if n != "anomaly_roc_auc" or len(np.unique(a.y)) == 2  # needs labelled anomalies
     ]
     metrics = paired_bootstrap(a, b, task, names, n_boot, seed, groups, confidence)
-    tests = classic_tests(a, b, task, confidence, groups)
     result = {
         "a": a.id,
         "b": b.id,
@@ -119,7 +118,7 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
         "resampled": resampled,
         "p_value": P_VALUE,
         "metrics": metrics,
-        "tests": tests,
+        "tests": classic_tests(a, b, task, confidence, groups),
     }
     path = runs.run_subdir(b.dir, "comparisons") / f"{a.id}.json"
     runs.write_json(path, result)

@@ -70,10 +70,6 @@ def _classes_table(task: tasks.Task) -> dict[str, Metric]:
         "roc_auc": Metric(_roc_auc(binary), lambda r: r.curve("roc_auc")),
         "pr_auc": Metric(_pr_auc(binary), lambda r: r.curve("pr_auc")),
         "brier": Metric(_brier(binary), brier),
-        "ece": Metric(
-            lambda y, s, t, c, w=None: cal.ece_point(y, s, binary, w),
-            lambda r: _ece(r, binary),
-        ),
     }
     if not binary:
         table["f1"] = Metric(
@@ -107,15 +103,27 @@ def _classes_table(task: tasks.Task) -> dict[str, Metric]:
             bind(_decided(skm.precision_score, pos_label=0, **one)),
             lambda r: ratio(r.tn, r.tn + r.support - r.tp)[:, 1],
         ),
-        calibration_intercept=Metric(
+    )
+    return table
+
+
+def _calibration_table(binary: bool) -> dict[str, Metric]:
+    """The ECE (binary: of P(positive); multiclass: top-label) and, for a binary task,
+    calibration-in-the-large and the calibration slope (`metrics/calibration.py`)."""
+    table = {
+        "ece": Metric(
+            lambda y, s, t, c, w=None: cal.ece_point(y, s, binary, w), lambda r: _ece(r, binary)
+        )
+    }
+    if binary:
+        table["calibration_intercept"] = Metric(
             lambda y, s, t, c, w=None: cal.intercept_point(y, s, w),
             lambda r: cal.intercepts(r.y, cal.logit(r.scores), r.weights),
-        ),
-        calibration_slope=Metric(
+        )
+        table["calibration_slope"] = Metric(
             lambda y, s, t, c, w=None: cal.slope_point(y, s, w),
             lambda r: cal.slopes(r.y, cal.logit(r.scores), r.weights),
-        ),
-    )
+        )
     return table
 
 
@@ -260,8 +268,8 @@ def _reconstruction_table() -> dict[str, Metric]:
 
 
 TABLES: dict[str, dict[str, Metric]] = {
-    "binary": _classes_table(tasks.get("binary")),
-    "multiclass": _classes_table(tasks.get("multiclass")),
+    "binary": {**_classes_table(tasks.get("binary")), **_calibration_table(True)},
+    "multiclass": {**_classes_table(tasks.get("multiclass")), **_calibration_table(False)},
     "multilabel": _multilabel_table(),
     "regression": _regression_table(),
     "reconstruction": _reconstruction_table(),

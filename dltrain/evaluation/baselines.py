@@ -249,11 +249,6 @@ def _words(ids: np.ndarray) -> list[str]:
 FEATURES = {"flat": _Flat, "znorm": _ZNormalised, "tfidf": _TfIdf}
 
 
-def flat_inputs(x: np.ndarray, transform=None) -> np.ndarray:
-    """Inputs as a 2-D matrix (one row per sample)."""
-    return _Flat()(x)
-
-
 def target_values(split, task: str, transform, feed):
     """Targets for the baselines, in the units metrics are reported in."""
     the_task = tasks.get(task)

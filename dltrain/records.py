@@ -52,7 +52,10 @@ class FileEntry(BaseModel):
 
 # The files a run records, relative to its folder: nothing else may be named (a manifest
 # can never make dltrain read outside the run).
-RECORDED = ("model.keras", "preprocessing.json")
+RECORDED = ("model.keras", "preprocessing.json", "calibration.json")
+OPTIONAL = ("calibration.json",)
+"""Recorded files a run may not have: the recalibration map exists only with
+`evaluate.recalibrate` (dltrain.evaluation.calibration)."""
 
 
 class RunManifest(BaseModel):
@@ -137,6 +140,9 @@ def verify(run_dir: Path, name: str, *, fix: str) -> Path:
 
 
 def is_intact(run_dir: Path, name: str) -> bool:
+    if name in OPTIONAL and not (Path(run_dir) / name).exists():
+        manifest = read(run_dir)
+        return manifest is None or name not in manifest.files
     try:
         verify(run_dir, name, fix="")
     except RunError:

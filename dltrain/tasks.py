@@ -80,9 +80,23 @@ class Task:
         """The loss a well-initialised model starts at, and how it is derived (sanity suite)."""
         return 1.0, "the variance of the standardised target"
 
-    def baselines(self, x_train, seed: int) -> dict:
-        """The unfitted scikit-learn baselines of this task, by name."""
-        raise NotImplementedError
+    def baseline(self, family: str, seed: int, sparse: bool = False):
+        """The unfitted scikit-learn baseline of `family` for this task, or None where the
+        family does not apply; `dltrain.evaluation.baselines` decides which families a data
+        kind gets and on which features.
+
+        Args:
+            family: "trivial" (class priors or the mean), "linear" (a regularised logistic
+                or ridge regression), "boosting" (histogram gradient boosting, early-stopped
+                on validation) or "neighbour" (1-nearest-neighbour, Euclidean).
+            seed: the random state of models that have one.
+            sparse: the features are a sparse TF-IDF matrix (not scaled). Defaults to False.
+
+        Returns:
+            (name, model, grid): `grid` maps a parameter of `model` to the values tried on
+            validation (None: nothing is tuned but, for boosting, the early stop).
+        """
+        return None
 
     def baseline_scores(self, model, flat, raw, feed) -> np.ndarray:
         """A fitted baseline's scores, in the units the metrics use."""
@@ -133,10 +147,18 @@ class _Exclusive(Task):
     def _probabilities(self, scores: np.ndarray) -> np.ndarray:
         return scores
 
-    def baselines(self, x_train, seed):
+    def baseline(self, family, seed, sparse=False):
         from sklearn.dummy import DummyClassifier
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.neighbors import KNeighborsClassifier
 
-        return {"majority": DummyClassifier(strategy="prior"), "logistic": _logistic(x_train, seed)}
+        if family == "trivial":
+            return "majority", DummyClassifier(strategy="prior"), None
+        if family == "linear":
+            return _logistic("logistic", seed, sparse)
+        if family == "boosting":
+            return "gradient_boosting", HistGradientBoostingClassifier(**_boosting(seed)), None
+        return "nearest_neighbour", KNeighborsClassifier(n_neighbors=1), None
 
     def baseline_scores(self, model, flat, raw, feed):
         return self._scores_from(model.predict_proba(flat))
@@ -244,14 +266,27 @@ class Multilabel(Task):
     def decisions(self, scores, threshold):
         return (scores >= threshold).astype("int64")
 
-    def baselines(self, x_train, seed):
+    def baseline(self, family, seed, sparse=False):
         from sklearn.dummy import DummyClassifier
+        from sklearn.ensemble import HistGradientBoostingClassifier
         from sklearn.multioutput import MultiOutputClassifier
+        from sklearn.neighbors import KNeighborsClassifier
 
-        return {
-            "prior": MultiOutputClassifier(DummyClassifier(strategy="prior")),
-            "logistic": MultiOutputClassifier(_logistic(x_train, seed)),
-        }
+        if family == "trivial":
+            return "prior", MultiOutputClassifier(DummyClassifier(strategy="prior")), None
+        if family == "linear":
+            name, model, grid = _logistic("logistic", seed, sparse)
+            per_label = {f"estimator__{k}": v for k, v in grid.items()}
+            return name, MultiOutputClassifier(model), per_label
+        if family == "boosting":
+            from dltrain.evaluation.baselines import PerLabel
+
+            return (
+                "gradient_boosting",
+                PerLabel(HistGradientBoostingClassifier(**_boosting(seed))),
+                None,
+            )
+        return "nearest_neighbour", KNeighborsClassifier(n_neighbors=1), None
 
     def baseline_scores(self, model, flat, raw, feed):
         return np.stack([p[:, -1] for p in model.predict_proba(flat)], axis=1)
@@ -299,14 +334,24 @@ class Regression(Task):
             keras.metrics.RootMeanSquaredError(name="rmse"),
         ]
 
-    def baselines(self, x_train, seed):
+    def baseline(self, family, seed, sparse=False):
         from sklearn.dummy import DummyRegressor
-        from sklearn.linear_model import LinearRegression
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        from sklearn.linear_model import Ridge
+        from sklearn.neighbors import KNeighborsRegressor
 
-        return {
-            "mean": DummyRegressor(strategy="mean"),
-            "linear": _scaled(LinearRegression(), x_train),
-        }
+        if family == "trivial":
+            return "mean", DummyRegressor(strategy="mean"), None
+        if family == "linear":
+            model = _scaled(Ridge(), sparse)
+            return (
+                ("tfidf_ridge" if sparse else "ridge"),
+                model,
+                {_last(model, "alpha"): REGULARISATION},
+            )
+        if family == "boosting":
+            return "gradient_boosting", HistGradientBoostingRegressor(**_boosting(seed)), None
+        return "nearest_neighbour", KNeighborsRegressor(n_neighbors=1), None
 
     def prediction_columns(self, table, y_true, scores, classes, threshold):
         if y_true is not None:
@@ -339,13 +384,16 @@ class Reconstruction(Task):
 
         return [keras.metrics.MeanAbsoluteError(name="mae")]
 
-    def baselines(self, x_train, seed):
-        """The training mean, and a PCA (a linear autoencoder)."""
+    def baseline(self, family, seed, sparse=False):
+        """The training mean, and a PCA (a linear autoencoder) of 16 components at most."""
         from sklearn.decomposition import PCA
         from sklearn.dummy import DummyRegressor
 
-        k = int(min(16, x_train.shape[1], max(1, x_train.shape[0] - 1)))
-        return {"mean": DummyRegressor(strategy="mean"), "pca": PCA(k, random_state=seed)}
+        if family == "trivial":
+            return "mean", DummyRegressor(strategy="mean"), None
+        if family == "linear":
+            return "pca", PCA(PCA_COMPONENTS, random_state=seed), None
+        return None
 
     def baseline_scores(self, model, flat, raw, feed):
         """The per-sample reconstruction error of the normalised input."""
@@ -379,18 +427,37 @@ class Reconstruction(Task):
         )
 
 
-def _scaled(model, x_train):
-    """`model` after a StandardScaler (without centring for a sparse bag of words)."""
+REGULARISATION = (0.01, 0.1, 1.0, 10.0, 100.0)
+"""The regularisation values a linear baseline tries on validation: the inverse strength C
+of a logistic regression, the strength alpha of a ridge regression."""
+PCA_COMPONENTS = 16
+
+
+def _scaled(model, sparse: bool):
+    """`model` after a StandardScaler; TF-IDF rows (sparse, unit length) are used as they are."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(with_mean=not hasattr(x_train, "tocsr")), model)
+    return model if sparse else make_pipeline(StandardScaler(), model)
 
 
-def _logistic(x_train, seed: int):
+def _last(model, parameter: str) -> str:
+    """The name of `parameter` of the pipeline's last step (or of the model itself)."""
+    steps = getattr(model, "steps", None)
+    return f"{steps[-1][0]}__{parameter}" if steps else parameter
+
+
+def _logistic(name: str, seed: int, sparse: bool):
     from sklearn.linear_model import LogisticRegression
 
-    return _scaled(LogisticRegression(max_iter=2000, random_state=seed), x_train)
+    model = _scaled(LogisticRegression(max_iter=5000, random_state=seed), sparse)
+    return ("tfidf_" + name if sparse else name), model, {_last(model, "C"): REGULARISATION}
+
+
+def _boosting(seed: int) -> dict:
+    """Histogram gradient boosting, stopped when the validation loss has not improved for 10
+    iterations (the validation split is passed to `fit`, nothing of train is held out)."""
+    return {"max_iter": 500, "early_stopping": True, "n_iter_no_change": 10, "random_state": seed}
 
 
 TASKS: dict[str, Task] = {

@@ -30,6 +30,15 @@ def metrics(metrics: dict, title: str) -> None:
         [n, *(ci(metrics[s][n]) for s in splits), *(ci(baselines[b][n]) for b in baselines)]
         for n in names
     ]
+    decisions = metrics.get("baseline_decisions") or {}
+    if decisions and baselines:  # runs trained before the decision rule have none
+        rows.append(
+            [
+                "model vs baseline",
+                *("" for _ in splits),
+                *(_decision_cell(decisions.get(b)) for b in baselines),
+            ]
+        )
     pct = int(round(metrics.get("confidence", 0.95) * 100))
     caption = f"value ({pct}% bootstrap CI, {metrics.get('bootstrap')} resamples)"
     if metrics.get("threshold") is not None:
@@ -40,7 +49,30 @@ def metrics(metrics: dict, title: str) -> None:
     flag_baselines(metrics)
 
 
+def _decision_cell(d: dict | None) -> str:
+    """The paired-bootstrap decision against one baseline, for the metrics table."""
+    if not d:
+        return ""
+    if d.get("low") is None:
+        return str(d.get("decision"))
+    return (
+        f"{d['decision']} on {d['metric']}: {d['difference']:+.3f} "
+        f"({d['low']:+.3f} to {d['high']:+.3f})"
+    )
+
+
 def flag_baselines(metrics: dict) -> None:
+    """Warns of each baseline the model is not better than on the headline test metric: by
+    the paired bootstrap when the run recorded its decisions, else by the point estimates."""
+    decisions = metrics.get("baseline_decisions")
+    if decisions:
+        from dltrain.evaluation.decision import BETTER, describe
+
+        pct = int(round(metrics.get("confidence", 0.95) * 100))
+        for name, d in decisions.items():
+            if d.get("decision") != BETTER:
+                console.warn(f"on test, the model is {describe(name, d, pct)}")
+        return
     from dltrain.config.evaluate import HEADLINE, better
 
     task = metrics.get("task")

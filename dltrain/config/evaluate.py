@@ -19,8 +19,11 @@ BINARY_METRICS = (
     "ppv",
     "npv",
     "brier",
+    "calibration_intercept",
+    "calibration_slope",
+    "ece",
 )
-MULTICLASS_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1", "brier")
+MULTICLASS_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1", "brier", "ece")
 REGRESSION_METRICS = ("mae", "rmse", "r2", "bias", "loa_low", "loa_high")
 MULTILABEL_METRICS = ("accuracy", "roc_auc", "pr_auc", "f1", "brier")
 RECONSTRUCTION_METRICS = ("mse", "anomaly_roc_auc")
@@ -43,7 +46,7 @@ HEADLINE = {
     "reconstruction": "mse",
 }
 """The metric that sums a task up: runs are listed, and models held against baselines, by it."""
-LOWER_IS_BETTER = {"brier", "mae", "rmse", "mse"}
+LOWER_IS_BETTER = {"brier", "mae", "rmse", "mse", "ece"}
 
 
 def better(metric: str, a: float, b: float) -> bool:
@@ -125,3 +128,8 @@ class EvaluateConfig(Section):
     """Bootstrap resamples behind every 95% confidence interval. Defaults to 1000."""
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     """Coverage of the confidence intervals. Defaults to 0.95."""
+    recalibrate: Literal["none", "temperature", "platt"] = "none"
+    """Recalibrate the model's probabilities on the validation split before the threshold is
+    chosen: `temperature` (binary, multiclass: one parameter, the ranking unchanged) or
+    `platt` (binary: a logistic regression on the model's logit). Stored with the run
+    (calibration.json) and applied by evaluate, predict and export. Defaults to none."""

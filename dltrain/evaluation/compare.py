@@ -28,6 +28,8 @@ from dltrain import records, runs, tasks
 from dltrain.config import ExperimentConfig
 from dltrain.errors import DataError, RunError, UsageError
 from dltrain.evaluation import metrics as M
+from dltrain.evaluation.decision import paired_differences
+from dltrain.evaluation.paired_tests import delong, mcnemar
 
 DEFAULT_BOOTSTRAP = 1000
 P_VALUE = (
@@ -116,6 +118,7 @@ def compare_runs(run_a: str, run_b: str, n_boot: int = DEFAULT_BOOTSTRAP) -> Com
         "resampled": resampled,
         "p_value": P_VALUE,
         "metrics": metrics,
+        "tests": classic_tests(a, b, task, confidence, groups),
     }
     path = runs.run_subdir(b.dir, "comparisons") / f"{a.id}.json"
     runs.write_json(path, result)
@@ -127,21 +130,34 @@ def paired_bootstrap(a, b, task: str, names, n_boot: int, seed: int, groups, con
     n_classes = len(a.classes)
     point_a = _points(task, n_classes, a, names)
     point_b = _points(task, n_classes, b, names)
-    draws: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for start in range(0, n_boot, M.BOOT_CHUNK):
-        weights = M.bootstrap_weights(
-            len(a.y), min(M.BOOT_CHUNK, n_boot - start), seed + start, groups
-        )
-        on_a = M.weighted_metrics(task, a.y, a.scores, weights, names, n_classes, _t(a))
-        on_b = M.weighted_metrics(task, b.y, b.scores, weights, names, n_classes, _t(b))
-        for name in names:
-            draws[name].append(on_b[name] - on_a[name])
+    draws = paired_differences(
+        task, names, a.y, (a.scores, _t(a)), (b.scores, _t(b)), n_classes, n_boot, seed, groups
+    )
     return {
-        name: _difference(
-            name, point_a[name], point_b[name], np.concatenate(draws[name]), confidence
-        )
+        name: _difference(name, point_a[name], point_b[name], draws[name], confidence)
         for name in names
     }
+
+
+def classic_tests(a, b, task: str, confidence: float, groups) -> dict:
+    """DeLong's test of the ROC-AUCs (binary) and McNemar's test of the accuracies at each
+    run's frozen threshold (binary, multiclass), beside the paired bootstrap; None where a
+    test does not apply (or DeLong's AUCs are undefined)."""
+    the_task = tasks.get(task)
+    out: dict = {"delong": None, "mcnemar": None}
+    if not the_task.exclusive:
+        return out
+    if task == "binary" and len(np.unique(a.y)) == 2:
+        out["delong"] = {"metric": "roc_auc", **delong(a.y, a.scores, b.scores, confidence)}
+    right_a = the_task.decisions(a.scores, _t(a)) == a.y
+    right_b = the_task.decisions(b.scores, _t(b)) == b.y
+    out["mcnemar"] = {"metric": "accuracy", **mcnemar(right_a, right_b)}
+    if groups is not None:
+        out["note"] = (
+            "DeLong and McNemar assume independent samples and ignore the groups; the paired "
+            "bootstrap resamples whole groups"
+        )
+    return out
 
 
 def summary(result: dict) -> tuple[str, list[str], list[list[str]], str]:
@@ -158,6 +174,7 @@ def summary(result: dict) -> tuple[str, list[str], list[list[str]], str]:
         favours = {"a": f"A ({a})", "b": f"B ({b})"}.get(m["favours"], "")
         rows.append([name, _fmt(m["a"]), _fmt(m["b"]), diff, _fmt_p(m), favours])
     pct = int(round(result["confidence"] * 100))
+    rows += _test_rows(result, a, b)
     unit = "patients (groups)" if result["resampled"] != "rows" else "rows"
     thresholds = result["thresholds"]
     caption = (
@@ -168,6 +185,15 @@ def summary(result: dict) -> tuple[str, list[str], list[list[str]], str]:
     )
     if thresholds["a"] is not None or thresholds["b"] is not None:
         caption += f". Thresholds: A {thresholds['a']}, B {thresholds['b']}"
+    tests = result.get("tests") or {}
+    if tests.get("delong") or tests.get("mcnemar"):
+        caption += (
+            ". DeLong: z-test of the ROC-AUCs with DeLong's variance (its CI is normal). "
+            "McNemar: the accuracies' discordant samples (exact binomial below 25, else "
+            "chi-square with continuity correction)"
+        )
+    if tests.get("note"):
+        caption += f". {tests['note']}"
     title = f"{b} (B) − {a} (A) on the same {result['test_set']['rows']} test rows"
     return (
         title,
@@ -175,6 +201,38 @@ def summary(result: dict) -> tuple[str, list[str], list[list[str]], str]:
         rows,
         caption,
     )
+
+
+def _test_rows(result: dict, a: str, b: str) -> list[list[str]]:
+    """The table rows of DeLong's and McNemar's tests (runs compared before them have none)."""
+    tests = result.get("tests") or {}
+    alpha = 1 - result["confidence"]
+    rows = []
+    d = tests.get("delong")
+    if d:
+        diff = f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})"
+        favours = ""
+        if d["p"] is not None and d["p"] < alpha:
+            favours = f"A ({a})" if d["difference"] < 0 else f"B ({b})"
+        p = "n/a" if d["p"] is None else f"{d['p']:.3g}"
+        rows.append(["roc_auc, DeLong", _fmt(d["auc_a"]), _fmt(d["auc_b"]), diff, p, favours])
+    m = tests.get("mcnemar")
+    if m:
+        counts = f"A only right {m['a_only']}, B only right {m['b_only']}"
+        better = f"A ({a})" if m["a_only"] > m["b_only"] else f"B ({b})"
+        favours = better if m["p"] < alpha else ""
+        acc = result["metrics"].get("accuracy") or {}
+        rows.append(
+            [
+                "accuracy, McNemar",
+                _fmt(acc.get("a")),
+                _fmt(acc.get("b")),
+                counts,
+                f"{m['p']:.3g}",
+                favours,
+            ]
+        )
+    return rows
 
 
 def _load(run_id: str) -> _Scored:

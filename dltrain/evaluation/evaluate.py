@@ -2,7 +2,8 @@
 
 Both use only what the run folder holds: its resolved config, its fitted
 preprocessing (preprocessing.json), its model (model.keras, loaded in safe
-mode) and its record of the splits (dataset.json). Data is read by the run's data kind
+mode), its recalibration map when it has one (calibration.json) and its record of the
+splits (dataset.json). Data is read by the run's data kind
 (`dltrain.kinds`): labelled data through the reader training used, new data for `predict`
 through the same decoders and fitting, brought to the run's fitted shape.
 """
@@ -20,6 +21,7 @@ from dltrain.config import load_config
 from dltrain.data import tabular
 from dltrain.data.cache import sha256_file, split_hash
 from dltrain.errors import DataError, UsageError
+from dltrain.evaluation import calibration
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import score_split
 from dltrain.kinds import kind_of, load_transform
@@ -40,6 +42,15 @@ class FinishedRun(records.Run):
     @cached_property
     def model(self):
         return load_model(self.verified("model.keras"))
+
+    @cached_property
+    def recalibration(self) -> dict | None:
+        """The recalibration map fitted on validation (calibration.json), or None."""
+        return calibration.load(self.dir)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """The model's scores of inputs `x`, recalibrated as at training time."""
+        return calibration.apply(self.recalibration, model_scores(self.model, x))
 
     def read(self, path: Path):
         cfg = self.config.data.model_copy(update={"format": "auto"})
@@ -100,7 +111,7 @@ def evaluate_run(run_id: str, data: Path | None = None, labels: Path | None = No
             f"the test split of run {run_id} re-read from {source} does not match the one it was "
             "tested on (content hash differs); it cannot be evaluated honestly"
         )
-    scores = model_scores(run.model, x)
+    scores = run.scores(x)
     if tasks.get(t.task).standardised:
         y, scores = t.target_values(y), t.target_values(scores)
     group = run.config.data.group
@@ -165,7 +176,7 @@ def scores_of(run, samples, rows: np.ndarray, task: str) -> np.ndarray:
     out = []
     for start in range(0, len(rows), CHUNK):
         x = kind.inputs(t, samples, samples.load(rows[start : start + CHUNK]))
-        s = model_scores(run.model, x)
+        s = run.scores(x)
         if tasks.get(task).reconstructs:
             target = (x - np.asarray(t.channel_mean, dtype="float32")) / np.sqrt(
                 np.asarray(t.channel_var, dtype="float32")

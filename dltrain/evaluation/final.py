@@ -1,21 +1,27 @@
 """The one look at the test split: the kept model scored once, beside the baselines.
 
-After training, the decision threshold is chosen on validation and frozen; then the test
-split is scored, every metric with its bootstrap CI, next to the baselines fitted on
-train; metrics.json and the per-sample predictions are written. Nothing here trains.
+After training, the model's validation probabilities are recalibrated when the config asks
+(`evaluate.recalibrate`, fitted on validation), the decision threshold is chosen on
+validation and frozen; then the test split is scored, every metric with its bootstrap CI,
+next to the baselines fitted on train and tuned on validation (each with its own threshold
+chosen on validation by the same rule), and the model is held against each baseline by a
+paired bootstrap of the headline metric (`decision.decide`); metrics.json and the
+per-sample predictions are written. Nothing here trains.
 """
 
 from __future__ import annotations
 
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from dltrain import runs
-from dltrain.evaluation.baselines import fit_baselines, flat_inputs, target_values
+from dltrain.evaluation import calibration
+from dltrain.evaluation.baselines import fit_baselines
+from dltrain.evaluation.decision import decide
 from dltrain.evaluation.predict import load_model, model_scores, write_predictions
 from dltrain.evaluation.scoring import score_split
 from dltrain.evaluation.threshold import choose_threshold
@@ -44,9 +50,12 @@ def test_once(run_dir: Path, session, model=None) -> dict:
         The results written to metrics.json.
     """
     config, data, task = session.config, session.data, session.task
-    model, val, test, baseline_preds = _predicted(run_dir, session, model)
-    classes = data.manifest["classes"] if not task.reconstructs else []
+    model, val, test, fitted = _predicted(run_dir, session, model)
     ev = config.evaluate
+    recalibration = calibration.fit(ev.recalibrate, task.name, val.y, val.scores)
+    calibration.save(run_dir, recalibration)
+    val, test = (replace(s, scores=calibration.apply(recalibration, s.scores)) for s in (val, test))
+    classes = data.manifest["classes"] if not task.reconstructs else []
     op = choose_threshold(ev.threshold, val.y, val.scores) if task.chooses_threshold else None
     threshold = op["value"] if op else 0.5
     results = {
@@ -55,6 +64,7 @@ def test_once(run_dir: Path, session, model=None) -> dict:
         "positive_class": data.manifest["positive_class"] if task.chooses_threshold else None,
         "threshold": op["value"] if op else None,
         "operating_point": op,
+        "recalibration": recalibration,
         "monitor": session.monitor,
         "bootstrap": ev.bootstrap,
         "confidence": ev.confidence,
@@ -64,15 +74,8 @@ def test_once(run_dir: Path, session, model=None) -> dict:
     val_scored = score_split(*args, val.y, val.scores, val.groups, 1)
     # the one look at test: after the model and its threshold are frozen
     test_scored = score_split(*args, test.y, test.scores, test.groups, 2)
-    baselines = {
-        name: score_split(*args, test.y, scores, test.groups, 2)
-        for name, scores in baseline_preds.items()
-    }
-    results.update(
-        val=val_scored["metrics"],
-        test=test_scored["metrics"],
-        baselines={name: b["metrics"] for name, b in baselines.items()},
-    )
+    results.update(val=val_scored["metrics"], test=test_scored["metrics"])
+    results.update(against_baselines(session, {"val": val, "test": test}, threshold, fitted))
     _add_details(results, val_scored, test_scored)
     runs.write_json(run_dir / "metrics.json", results)
     if config.data.kind == "images":
@@ -93,7 +96,8 @@ def test_once(run_dir: Path, session, model=None) -> dict:
 
 
 def _predicted(run_dir: Path, session, model) -> tuple:
-    """(model, val, test, the baselines' test scores): the baselines do not need the model,
+    """(model, val, test, the fitted baselines with their val and test scores): the
+    baselines do not need the model,
     so they are fitted and applied in a thread while the model predicts (TensorFlow and
     scikit-learn's solvers run mostly outside the GIL). Each side depends only on its own
     inputs and seeds: the results are those of one after the other (`benchmarks/golden.py`).
@@ -105,11 +109,71 @@ def _predicted(run_dir: Path, session, model) -> tuple:
     they are restored here once both sides have ended.
     """
     with warnings.catch_warnings(), ThreadPoolExecutor(1) as aside:
-        baselines = aside.submit(baseline_scores, session, "test")
+        baselines = aside.submit(lambda: list(baseline_scores(session, ("val", "test"))))
         if model is None:
             model = load_model(run_dir / "model.keras")
         val, test = (split_scores(model, session, name) for name in ("val", "test"))
         return model, val, test, baselines.result()
+
+
+def against_baselines(
+    session, model: dict[str, Scored], threshold: float, fitted: list | None = None
+) -> dict:
+    """The baselines scored on test like the model, and the model held against each
+    (`fitted`: `baseline_scores`' output when already computed).
+
+    Returns:
+        "baselines": name → test metrics (as the model's); "baseline_decisions": name →
+        the paired-bootstrap decision on test's headline metric; "baseline_decisions_val":
+        the same on validation (the sanity suite's after-training check, which never looks
+        at test); "baseline_details": name → family, features, what was tuned, threshold.
+    """
+    config, task = session.config, session.task
+    ev = config.evaluate
+    classes = session.data.manifest["classes"] if not task.reconstructs else []
+    n_classes = len(classes)
+    out: dict = {"baselines": {}, "baseline_decisions": {}, "baseline_decisions_val": {}}
+    out["baseline_details"] = details = {}
+    if fitted is None:
+        fitted = list(baseline_scores(session, ("val", "test")))
+    for baseline, scores in fitted:
+        val_y = model["val"].y
+        own = _own_threshold(ev.threshold, task, val_y, scores["val"], threshold)
+        details[baseline.name] = {
+            "family": baseline.family,
+            "features": baseline.features,
+            "tuned": baseline.tuned,
+            "threshold": own if task.chooses_threshold else None,
+        }
+        test = model["test"]
+        out["baselines"][baseline.name] = score_split(
+            config, task.name, classes, own, test.y, scores["test"], test.groups, 2
+        )["metrics"]
+        for split, key, offset in (
+            ("test", "baseline_decisions", 2),
+            ("val", "baseline_decisions_val", 1),
+        ):
+            part = model[split]
+            out[key][baseline.name] = decide(
+                task.name,
+                task.headline,
+                part.y,
+                (part.scores, threshold),
+                (scores[split], own),
+                n_classes=n_classes,
+                n_boot=ev.bootstrap,
+                confidence=ev.confidence,
+                seed=config.seed + offset,  # the resamples of the split's own intervals
+                groups=part.groups,
+            )
+    return out
+
+
+def _own_threshold(rule, task, y_val, s_val, model_threshold: float) -> float:
+    """A baseline's threshold: chosen on validation by the model's rule (binary)."""
+    if not task.chooses_threshold:
+        return model_threshold
+    return float(choose_threshold(rule, y_val, s_val)["value"])
 
 
 def _add_details(results: dict, val_scored: dict, test_scored: dict) -> None:
@@ -126,23 +190,28 @@ def _add_details(results: dict, val_scored: dict, test_scored: dict) -> None:
         results["confusion"] = {"val": val_scored["confusion"], "test": test_scored["confusion"]}
 
 
-def baseline_scores(session, split: str) -> dict[str, np.ndarray]:
-    """Each baseline, fitted on the training sample, scored on every sample of `split`."""
-    config, data, feed = session.config, session.data, session.feed
-    transform = data.transform
-    train = data.sample("train")
+def baseline_scores(session, splits: tuple[str, ...]):
+    """Each baseline, fitted on the training sample and tuned on the validation sample,
+    scored on every sample of each of `splits`: yields (`Fitted`, split → scores)."""
+    config, data = session.config, session.data
+    n_classes = len(data.manifest["classes"]) if session.task.has_classes else 2
     fitted = fit_baselines(
         session.task.name,
-        flat_inputs(train.x, transform),
-        target_values(train, session.task.name, transform, feed),
+        config.data.kind,
+        data.transform,
+        (data.sample("train"), data.sample("val")),
+        n_classes,
+        session.feed,
         config.seed,
     )
-    return {
-        name: np.concatenate(
-            [predictor(flat_inputs(x, transform), x, feed) for x in _inputs(data, split)]
+    for baseline in fitted.values():
+        yield (
+            baseline,
+            {
+                split: np.concatenate([baseline.scores(x) for x in _inputs(data, split)])
+                for split in splits
+            },
         )
-        for name, predictor in fitted.items()
-    }
 
 
 def augmented_batch(run_dir: Path, model, data, classes: list[str]) -> None:
@@ -216,6 +285,7 @@ def external_once(run_dir: Path, session, results: dict) -> dict:
     task, config = session.task, session.config
     model = getattr(session, "kept", None) or load_model(run_dir / "model.keras")
     part = split_scores(model, session, SPLIT)
+    part = replace(part, scores=calibration.apply(results.get("recalibration"), part.scores))
     classes = results["classes"]
     threshold = results["threshold"] if results["threshold"] is not None else 0.5
     scored = score_split(config, task.name, classes, threshold, part.y, part.scores, part.groups, 3)

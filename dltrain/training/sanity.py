@@ -33,7 +33,7 @@ from dltrain.config import ExperimentConfig
 from dltrain.data import stream
 from dltrain.errors import SanityError
 from dltrain.evaluation import metrics as M
-from dltrain.evaluation.baselines import fit_baselines, flat_inputs, target_values
+from dltrain.evaluation.baselines import fit_baselines, target_values
 from dltrain.training import sanity_data, sanity_fit
 from dltrain.training.setup import new_model
 from dltrain.training.verdict import Check, rounded
@@ -227,16 +227,13 @@ def baseline_references(config, task, train: _Batch, val: _Batch, transform, fee
     metric = M.HEADLINE[task]
     n_classes = len(data_classes(train, task))
     baselines = fit_baselines(
-        task,
-        flat_inputs(train.stored.x, transform),
-        target_values(train.stored, task, transform, feed),
-        config.seed,
+        task, config.data.kind, transform, (train.stored, val.stored), n_classes, feed, config.seed
     )
     y_val = target_values(val.stored, task, transform, feed)
     if tasks.get(task).reconstructs:
         y_val = val.stored.y
-    for name, predictor in baselines.items():
-        scores = predictor(flat_inputs(val.stored.x, transform), val.stored.x, feed)
+    for name, fitted in baselines.items():
+        scores = fitted.scores(val.stored.x)
         value = headline_on(task, n_classes, y_val, scores)
         checks.append(
             Check(
@@ -256,9 +253,17 @@ def data_classes(batch: _Batch, task: str) -> list:
     return [0, 1]
 
 
-def beats_baselines(task: str, model_value: float | None, checks: list[Check]) -> Check:
-    """After training: the model's validation headline metric against the baselines'."""
+def beats_baselines(
+    task: str, model_value: float | None, checks: list[Check], decisions: dict | None = None
+) -> Check:
+    """After training: the model's validation headline metric against the baselines'.
+
+    `decisions` (metrics.json's "baseline_decisions_val") decides it by the paired
+    bootstrap (`dltrain.evaluation.decision`); without them, by the point estimates.
+    """
     metric = M.HEADLINE[task]
+    if decisions:
+        return _decided(metric, model_value, checks, decisions)
     bars = {
         c.name.removeprefix("baseline_"): c.value
         for c in checks
@@ -285,6 +290,37 @@ def beats_baselines(task: str, model_value: float | None, checks: list[Check]) -
         bar,
         f"validation {metric} does not beat the {', '.join(beaten)} baseline(s): a simpler model "
         "does as well; prefer it, or improve the features or the model.",
+    )
+
+
+def _decided(metric: str, model_value, checks: list[Check], decisions: dict) -> Check:
+    """PASS when the model is better than every baseline by the paired bootstrap on
+    validation; a tie ("no detectable difference") or a loss is a WARN naming the baseline."""
+    from dltrain.evaluation.decision import describe, verdict
+
+    beats, named = verdict(decisions)
+    bars = [c.value for c in checks if c.name.startswith("baseline_") and c.value is not None]
+    lower = metric in M.LOWER_IS_BETTER
+    best = (min if lower else max)(bars, default=None)
+    bar = None if best is None else f"{'<' if lower else '>'} {best}"
+    if beats:
+        return Check(
+            "beats_baselines",
+            "PASS",
+            model_value,
+            bar,
+            f"validation {metric} better than every baseline (paired bootstrap).",
+        )
+    missed = "; ".join(
+        describe(n, decisions[n]) for n, d in decisions.items() if n not in named["better"]
+    )
+    return Check(
+        "beats_baselines",
+        "WARN",
+        model_value,
+        bar,
+        f"validation, paired bootstrap: {missed}. A simpler model does as well or better: "
+        "prefer it, or improve the features or the model.",
     )
 
 

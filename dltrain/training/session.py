@@ -25,6 +25,7 @@ from dltrain.config import ExperimentConfig
 from dltrain.data.cache import Processed, preprocess
 from dltrain.errors import ConfigError, DivergedError, DltrainError, RunError
 from dltrain.evaluation import final
+from dltrain.evaluation.calibration import check as recalibration_applies
 from dltrain.evaluation.predict import load_model
 from dltrain.evaluation.scoring import metric_names
 from dltrain.training import checkpoint, distribute, framework, loop, runfiles
@@ -85,6 +86,7 @@ class Session:
         self.task = tasks.get(self.task_name)
         self.monitor, self.mode = monitor_of(config, self.task_name)
         self.metric_names = metric_names(config, self.task_name)
+        recalibration_applies(config, self.task_name)
         self.n_classes = len(data.manifest["classes"])
         self.kept = None  # the kept model once `fit` saved it as model.keras, for `test`
         self._suite_model = None  # the suite's model, kept for training (`suite`)
@@ -231,7 +233,8 @@ class Session:
         elif checks:
             headline = results["val"].get(self.task.headline, {}).get("value")
             checks = [c for c in checks if c.name not in sanity.AFTER_TRAINING]  # resumed
-            checks.append(sanity.beats_baselines(self.task_name, headline, checks))
+            decided = results.get("baseline_decisions_val")
+            checks.append(sanity.beats_baselines(self.task_name, headline, checks, decided))
             checks += sanity.after_training(
                 self.task_name, run_dir, self.data.manifest["classes"], self._train_targets()
             )

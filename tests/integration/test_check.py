@@ -65,6 +65,7 @@ def test_train_records_the_suite_and_the_baseline_verdict(workdir, cli):
         "leaking_feature",
         "baseline_majority",
         "baseline_logistic",
+        "baseline_gradient_boosting",
         "beats_baselines",
         "learned_from_inputs",
     ]
@@ -72,6 +73,7 @@ def test_train_records_the_suite_and_the_baseline_verdict(workdir, cli):
     assert by_name["initial_loss"]["verdict"] == "PASS"
     assert by_name["baseline_majority"]["value"] == 0.5
     assert by_name["beats_baselines"]["verdict"] in ("PASS", "WARN")
+    assert "paired bootstrap" in by_name["beats_baselines"]["detail"]
 
 
 def test_train_stops_before_fitting_on_a_failed_check(workdir, cli):

@@ -31,7 +31,17 @@ PLOTS = {
     "multiclass": CLASSIFICATION_PLOTS,
     "regression": {"learning_curves", "predicted_vs_true_test", "bland_altman_test"},
 }
-SECTIONS = ["data", "sanity", "metrics", "operating-point", "plots", "config", "environment"]
+SECTIONS = [
+    "data",
+    "sanity",
+    "metrics",
+    "baselines",
+    "operating-point",
+    "plots",
+    "config",
+    "environment",
+    "checklist",
+]
 SANITY = {
     "checks": [
         {

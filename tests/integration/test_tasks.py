@@ -27,7 +27,9 @@ def test_multiclass(workdir, cli):
     assert m["threshold"] is None
     assert set(m["per_class"]["test"]) == {"high", "low", "mid"}
     assert np.array(m["confusion"]["test"]).sum() == m["n"]["test"]
-    assert set(m["baselines"]) == {"majority", "logistic"}
+    assert set(m["baselines"]) == {"majority", "logistic", "gradient_boosting"}
+    assert set(m["baseline_decisions"]) == set(m["baselines"])
+    assert "ece" in m["test"] and "calibration_slope" not in m["test"]  # binary only
 
 
 def test_regression_in_target_units(workdir, cli):

@@ -80,9 +80,13 @@ def test_metrics_have_intervals_and_baselines(trained):
             "ppv",
             "npv",
             "brier",
+            "calibration_intercept",
+            "calibration_slope",
+            "ece",
         }
-        for v in m[split].values():
-            assert v["low"] <= v["value"] <= v["high"]
+        for name, v in m[split].items():
+            if v["value"] is not None:  # the slope is undefined when the outcome is separated
+                assert v["low"] <= v["value"] <= v["high"], name
     assert m["operating_point"] == {
         "rule": "fixed",
         "chosen_on": "config",
@@ -92,6 +96,13 @@ def test_metrics_have_intervals_and_baselines(trained):
     }
     assert m["test"]["roc_auc"]["value"] > 0.8  # the table is learnable
     assert m["baselines"]["majority"]["roc_auc"]["value"] == 0.5
+    assert list(m["baselines"]) == ["majority", "logistic", "gradient_boosting"]
+    decided = m["baseline_decisions"]["majority"]  # the paired bootstrap on test roc_auc
+    assert decided["metric"] == "roc_auc" and decided["decision"] == "better"
+    assert decided["low"] > 0 and decided["baseline"] == 0.5
+    assert set(m["baseline_decisions_val"]) == set(m["baselines"])
+    assert m["baseline_details"]["logistic"]["tuned"]["C"] > 0
+    assert m["recalibration"] is None
     assert m["n"]["train"] + m["n"]["val"] + m["n"]["test"] == 120
 
 

@@ -219,3 +219,33 @@ def test_unfinished_and_unknown_runs_are_refused(runs_dir):
     result = run_cli("a-1", "a-9")
     assert result.exit_code == 2, result.output
     assert "no run 'a-9'" in result.output
+
+
+def test_delong_and_mcnemar_are_reported_beside_the_bootstrap(runs_dir):
+    """The classic paired tests: DeLong's z on the same AUCs the bootstrap reports, and
+    McNemar's on the accuracies at each run's own threshold (here, 30 vs 60 right)."""
+    from dltrain.evaluation.paired_tests import delong, mcnemar
+
+    fake_run(runs_dir, "a-1", noise())
+    fake_run(runs_dir, "b-1", good())
+    result = compare_runs("a-1", "b-1", n_boot=100).result
+    tests = result["tests"]
+    assert tests["delong"] == {"metric": "roc_auc", **delong(Y, noise(), good())}
+    assert tests["delong"]["auc_b"] == 1.0 and tests["delong"]["p"] < 0.001
+    right_a, right_b = (noise() >= 0.5) == Y, (good() >= 0.5) == Y
+    assert tests["mcnemar"] == {"metric": "accuracy", **mcnemar(right_a, right_b)}
+    assert tests["mcnemar"]["method"] == "chi-square with continuity correction"
+    _, _, rows, caption = summary(result)
+    delong_row, mcnemar_row = rows[-2], rows[-1]
+    assert delong_row[0] == "roc_auc, DeLong" and delong_row[-1] == "B (b-1)"
+    assert mcnemar_row[0] == "accuracy, McNemar" and mcnemar_row[-1] == "B (b-1)"
+    assert "DeLong" in caption and "McNemar" in caption
+
+
+def test_a_comparison_written_before_the_classic_tests_still_shows(runs_dir):
+    fake_run(runs_dir, "a-1", noise())
+    fake_run(runs_dir, "b-1", good())
+    result = compare_runs("a-1", "b-1", n_boot=50).result
+    del result["tests"]
+    _, _, rows, _ = summary(result)
+    assert rows[-1][0] != "accuracy, McNemar"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 from sklearn import metrics as skm
+from sklearn.linear_model import LogisticRegression
 
 from dltrain.evaluation import metrics as M
 
@@ -36,6 +38,8 @@ def _sklearn(task, name, y, s, w):
         }[name]
     pred = (s >= 0.5).astype(int) if task == "binary" else s.argmax(1)
     labels = [0, 1, 2]
+    if name in CALIBRATION:
+        return CALIBRATION[name](y, s, w)
     if task == "binary":
         return {
             "accuracy": lambda: skm.accuracy_score(y, pred, sample_weight=w),
@@ -61,6 +65,45 @@ def _sklearn(task, name, y, s, w):
     }[name]()
 
 
+def _lp(s):
+    p = np.clip(s, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _intercept(y, s, w):
+    """Calibration-in-the-large: the root of the score equation of the intercept with
+    logit(p) as an offset (scipy's Brent solver)."""
+    lp = _lp(s)
+    return brentq(lambda a: np.sum(w * (y - 1 / (1 + np.exp(-(a + lp))))), -20, 20, xtol=1e-14)
+
+
+def _slope(y, s, w):
+    """The calibration slope: scikit-learn's unpenalised logistic regression on logit(p)."""
+    model = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000)
+    return model.fit(_lp(s)[:, None], y, sample_weight=w).coef_[0, 0]
+
+
+def _ece(y, s, w):
+    """The ECE bin by bin: |weighted mean predicted − weighted observed| × bin weight."""
+    if s.ndim == 1:
+        p, hit = s, y
+    else:
+        p, hit = s.max(axis=1), (s.argmax(axis=1) == y)
+    total = 0.0
+    for k in range(10):
+        inside = (p >= k / 10) & ((p < (k + 1) / 10) if k < 9 else (p <= 1))
+        if w[inside].sum():
+            gap = np.average(p[inside], weights=w[inside]) - np.average(
+                hit[inside], weights=w[inside]
+            )
+            total += w[inside].sum() * abs(gap)
+    return total / w.sum()
+
+
+CALIBRATION = {"calibration_intercept": _intercept, "calibration_slope": _slope, "ece": _ece}
+FITTED = {"calibration_intercept": 1e-9, "calibration_slope": 1e-5}  # iterative references
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_weighted_bootstrap_equals_sklearn_with_sample_weight(task):
     y, s = _data(task)
@@ -69,7 +112,48 @@ def test_weighted_bootstrap_equals_sklearn_with_sample_weight(task):
     ours = M.weighted_metrics(task, y, s, weights, names, 3 if task == "multiclass" else 2, 0.5)
     for name in names:
         for b in range(4):
-            assert ours[name][b] == pytest.approx(_sklearn(task, name, y, s, weights[b]), abs=1e-9)
+            expected = _sklearn(task, name, y, s, weights[b])
+            assert ours[name][b] == pytest.approx(expected, abs=FITTED.get(name, 1e-9)), name
+
+
+def test_calibration_is_undefined_where_the_likelihood_has_no_maximum():
+    """The slope of perfectly separated outcomes, or of a constant prediction (the majority
+    baseline), and the intercept of a one-class split are None (n/a), not a huge number."""
+    p = np.linspace(0.05, 0.95, 40)
+    separated = (p > 0.5).astype(int)
+    names = ["calibration_intercept", "calibration_slope", "ece"]
+    out = M.score("binary", separated, p, names=names, n_classes=2, threshold=0.5,
+                  n_boot=50, confidence=0.95, seed=0)  # fmt: skip
+    assert out["calibration_slope"] == {"value": None, "low": None, "high": None}
+    assert out["calibration_intercept"]["value"] is not None
+    constant = M.score("binary", (p > 0.3).astype(int), np.full(40, 0.7), names=names,
+                       n_classes=2, threshold=0.5, n_boot=50, confidence=0.95, seed=0)  # fmt: skip
+    assert constant["calibration_slope"]["value"] is None
+    share = (p > 0.3).mean()  # a constant risk is off by logit(share) − logit(0.7)
+    expected = np.log(share / (1 - share)) - np.log(0.7 / 0.3)
+    assert constant["calibration_intercept"]["value"] == pytest.approx(expected, abs=1e-6)
+    one_class = M.score("binary", np.ones(40, int), p, names=names, n_classes=2,
+                        threshold=0.5, n_boot=50, confidence=0.95, seed=0)  # fmt: skip
+    assert one_class["calibration_intercept"]["value"] is None
+
+
+def test_calibration_of_known_miscalibration():
+    """Outcomes drawn from the true risks: slope about 1 and intercept about 0 for the true
+    risks; risks made too extreme (logit doubled) give a slope about 0.5; ECE near 0."""
+    rng = np.random.default_rng(0)
+    lp = rng.normal(size=20_000)
+    risk = 1 / (1 + np.exp(-lp))
+    y = (rng.random(20_000) < risk).astype(int)
+    too_extreme = 1 / (1 + np.exp(-2 * lp))
+    w = np.ones((1, len(y)))
+    names = ["calibration_intercept", "calibration_slope", "ece"]
+    good = M.weighted_metrics("binary", y, risk, w, names, 2, 0.5)
+    bad = M.weighted_metrics("binary", y, too_extreme, w, names, 2, 0.5)
+    assert abs(good["calibration_slope"][0] - 1) < 0.05
+    assert abs(good["calibration_intercept"][0]) < 0.05
+    assert good["ece"][0] < 0.02
+    assert abs(bad["calibration_slope"][0] - 0.5) < 0.03
+    assert bad["ece"][0] > 0.05
 
 
 def test_score_gives_point_and_interval():
@@ -87,7 +171,7 @@ def test_score_gives_point_and_interval():
     )
     for name, m in out.items():
         assert m["low"] <= m["value"] <= m["high"], name
-        assert m["high"] - m["low"] < 0.3
+        assert m["high"] - m["low"] < (1.0 if name.startswith("calibration_") else 0.3)
     assert out["roc_auc"]["value"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-6)
 
 
@@ -123,19 +207,6 @@ def test_group_bootstrap_draws_whole_groups():
     per_group = w.reshape(50, 5, 3)
     assert (per_group == per_group[:, :, :1]).all()  # rows of one group share a count
     assert (w.sum(axis=1) == 15).all()
-
-
-def test_baselines_majority_and_logistic():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(80, 3))
-    y = (x[:, 0] > 0).astype(int)
-    from dltrain.evaluation.baselines import fit_baselines
-
-    fitted = fit_baselines("binary", x, y, seed=0)
-    assert set(fitted) == {"majority", "logistic"}
-    out = {name: predict(x, x, None) for name, predict in fitted.items()}
-    assert np.allclose(out["majority"], y.mean())
-    assert skm.roc_auc_score(y, out["logistic"]) > 0.95
 
 
 def test_reconstruction_and_multilabel_metrics_match_sklearn():

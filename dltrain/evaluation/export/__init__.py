@@ -12,7 +12,9 @@ What travels inside the exported model and what beside it (docs/decisions.md):
   decoding and resizing, and bringing a series to the trained length — and
   `export.json`, which says what the input and output are, the classes, the frozen
   threshold and the measured agreement with the run's Keras model. README.md in the
-  folder says the same in words.
+  folder says the same in words. A run recalibrated on validation (`evaluate.recalibrate`)
+  adds `calibration.json`, the map applied to the model's probabilities after it (the
+  frozen threshold is a threshold on the recalibrated probability).
 
 Every export is checked before it is kept: the exported file is loaded with its own
 runtime (Keras, TensorFlow, ONNX Runtime, the TFLite interpreter) and its outputs on up
@@ -98,6 +100,8 @@ def _export(run, fmt: ExportFormat, out: Path) -> Exported:
         got = fmt.run(artifact, x)
         check = agreement(fmt.name, run.id, got, expected, inputs_from, TOLERANCE)
         shutil.copyfile(run.dir / "preprocessing.json", tmp / "preprocessing.json")
+        if run.recalibration is not None:  # checked against the run manifest when loaded
+            shutil.copyfile(run.dir / "calibration.json", tmp / "calibration.json")
         manifest = describe(run, fmt, model, check)
         runs.write_json(tmp / "export.json", manifest)
         runs.atomic_write_text(tmp / "README.md", readme(manifest))

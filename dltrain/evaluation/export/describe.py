@@ -41,6 +41,7 @@ def describe(run, fmt: ExportFormat, model, check: Agreement) -> dict:
         )
         + INSIDE[kind][-1:],
         "sidecar": {"file": "preprocessing.json", "before_the_model": sidecar_steps(run)},
+        "after_the_model": after_the_model(run),
         "output": output_meaning(task, classes, run.metrics.positive_class),
         "classes": classes,
         "positive_class": run.metrics.positive_class,
@@ -71,6 +72,16 @@ def sidecar_steps(run) -> list[str]:
     return kind_of(run.config.data.kind).sidecar(run.transform)
 
 
+def after_the_model(run) -> dict | None:
+    """The recalibration map applied to the model's output (sidecar calibration.json)."""
+    from dltrain.evaluation import calibration
+
+    params = run.recalibration
+    if params is None:
+        return None
+    return {"file": "calibration.json", "step": calibration.describe(params), "map": params}
+
+
 def output_meaning(task: str, classes: list[str], positive: str | None) -> str:
     return tasks.get(task).output_meaning(classes, positive)
 
@@ -90,6 +101,13 @@ def readme(m: dict) -> str:
         "",
         f"Output: {m['output']}.",
     ]
+    after = m.get("after_the_model")
+    if after:
+        lines += [
+            "",
+            f"After the model (sidecar `{after['file']}`): {after['step']}. Apply it to the "
+            "output before the threshold; `dltrain predict` does.",
+        ]
     if m["classes"]:
         lines.append(f"Classes: {', '.join(m['classes'])}.")
     if m["threshold"] is not None:

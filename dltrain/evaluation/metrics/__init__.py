@@ -21,7 +21,8 @@ from dltrain.evaluation.metrics.definitions import TABLES, Metric  # noqa: F401
 from dltrain.evaluation.metrics.resample import BOOT_CHUNK, Resamples, bootstrap_weights
 
 PER_CLASS = ("sensitivity", "specificity", "ppv", "npv", "f1")
-NO_DIRECTION = {"bias", "loa_low", "loa_high"}  # Bland-Altman: describe, not rank
+NO_DIRECTION = {"bias", "loa_low", "loa_high", "calibration_intercept", "calibration_slope"}
+"""Describe, not rank: Bland-Altman's bias and limits; calibration (ideal 0 and 1, not an end)."""
 
 
 def default_metrics(task: str) -> list[str]:

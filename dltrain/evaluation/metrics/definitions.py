@@ -17,7 +17,8 @@ import numpy as np
 from sklearn import metrics as skm
 
 from dltrain import tasks
-from dltrain.evaluation.metrics.resample import Resamples, ratio
+from dltrain.evaluation.metrics import calibration as cal
+from dltrain.evaluation.metrics.resample import Resamples, ratio, sum_by
 
 NAN = float("nan")
 
@@ -104,6 +105,33 @@ def _classes_table(task: tasks.Task) -> dict[str, Metric]:
         ),
     )
     return table
+
+
+def _calibration_table(binary: bool) -> dict[str, Metric]:
+    """The ECE (binary: of P(positive); multiclass: top-label) and, for a binary task,
+    calibration-in-the-large and the calibration slope (`metrics/calibration.py`)."""
+    table = {
+        "ece": Metric(
+            lambda y, s, t, c, w=None: cal.ece_point(y, s, binary, w), lambda r: _ece(r, binary)
+        )
+    }
+    if binary:
+        table["calibration_intercept"] = Metric(
+            lambda y, s, t, c, w=None: cal.intercept_point(y, s, w),
+            lambda r: cal.intercepts(r.y, cal.logit(r.scores), r.weights),
+        )
+        table["calibration_slope"] = Metric(
+            lambda y, s, t, c, w=None: cal.slope_point(y, s, w),
+            lambda r: cal.slopes(r.y, cal.logit(r.scores), r.weights),
+        )
+    return table
+
+
+def _ece(r: Resamples, binary: bool) -> np.ndarray:
+    """The ECE of every resample: |sum of (predicted − observed)| per bin, over the total."""
+    bins, gap = cal.ece_parts(r.y, r.scores, binary)
+    per_bin = sum_by(r.weights * gap[None, :], bins, cal.ECE_BINS)
+    return np.abs(per_bin).sum(axis=1) / r.total
 
 
 def _roc_auc(binary: bool):
@@ -240,8 +268,8 @@ def _reconstruction_table() -> dict[str, Metric]:
 
 
 TABLES: dict[str, dict[str, Metric]] = {
-    "binary": _classes_table(tasks.get("binary")),
-    "multiclass": _classes_table(tasks.get("multiclass")),
+    "binary": {**_classes_table(tasks.get("binary")), **_calibration_table(True)},
+    "multiclass": {**_classes_table(tasks.get("multiclass")), **_calibration_table(False)},
     "multilabel": _multilabel_table(),
     "regression": _regression_table(),
     "reconstruction": _reconstruction_table(),

@@ -17,6 +17,7 @@ from dltrain import __version__, records, runs, tasks
 from dltrain.errors import RunError
 from dltrain.evaluation.plots import make_plots
 from dltrain.evaluation.report.external import external_section
+from dltrain.evaluation.report.checklist import checklist_section
 from dltrain.evaluation.report.page import CSS
 from dltrain.evaluation.report.sections import (
     _config,
@@ -33,6 +34,7 @@ from dltrain.evaluation.report.sections import (
     _sanity,
     _stages,
 )
+from dltrain.evaluation.report.verdicts import baselines_section
 
 
 def report_run(run_id: str) -> Path:
@@ -125,6 +127,7 @@ def _sections(run: _Run, plots: list[Path]) -> list[tuple[str, str, str]]:
         ("data", "Data", _data(run)),
         ("sanity", "Sanity checks", _sanity(run)),
         ("metrics", "Metrics", _metrics(run)),
+        ("baselines", "Against the baselines", baselines_section(run)),
         ("operating-point", "Operating point", _operating_point(run)),
     ]
     external = external_section(run)  # data.external: scored apart from the internal test
@@ -142,4 +145,5 @@ def _sections(run: _Run, plots: list[Path]) -> list[tuple[str, str, str]]:
         ("plots", "Plots", _plots(plots)),
         ("config", "Configuration", _config(run)),
         ("environment", "Environment", _environment(run)),
+        ("checklist", "Reporting checklist", checklist_section(run)),
     ]

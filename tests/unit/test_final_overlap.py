@@ -23,12 +23,12 @@ def calls(monkeypatch):
             both.wait()
         return f"{model}:{name}"
 
-    def baseline_scores(session, split):
+    def baseline_scores(session, splits):
         seen["baselines"] = threading.get_ident()
         both.wait()
         with warnings.catch_warnings():  # as scikit-learn's fits do
             warnings.simplefilter("ignore")
-            return {"majority": split}
+            return [("majority", splits)]
 
     def load_model(path):
         seen["load"] = threading.get_ident()
@@ -43,7 +43,7 @@ def calls(monkeypatch):
 def test_the_baselines_run_beside_the_models_predictions(calls, tmp_path):
     before = list(warnings.filters)
     out = final._predicted(tmp_path, None, "kept")
-    assert out == ("kept", "kept:val", "kept:test", {"majority": "test"})
+    assert out == ("kept", "kept:val", "kept:test", [("majority", ("val", "test"))])
     assert "load" not in calls  # the kept model, not model.keras again
     main = threading.get_ident()
     assert calls["predict val"] == calls["predict test"] == main
@@ -57,7 +57,7 @@ def test_without_a_kept_model_model_keras_is_loaded(calls, tmp_path):
 
 
 def test_an_error_of_the_baselines_reaches_the_caller(calls, tmp_path, monkeypatch):
-    def broken(session, split):
+    def broken(session, splits):
         raise ValueError("no baseline")
 
     monkeypatch.setattr(final, "baseline_scores", broken)

@@ -116,6 +116,75 @@ def dataset(manifest: dict, path: Path, hit: bool) -> None:
     console.info(f"{'Cache hit' if hit else 'Written'}: {path}")
 
 
+def model_layers(config, result) -> None:
+    """`dltrain check`: the model's layers, output shapes and parameters."""
+    trainable, frozen = result.params
+    console.table(
+        f"Model {config.model.architecture}: {trainable:,} trainable, {frozen:,} non-trainable "
+        "parameters",
+        ["layer", "type", "output shape", "parameters"],
+        [[n, t, s, f"{p:,}"] for n, t, s, p in result.layers],
+    )
+
+
+def check_json(config, result) -> dict:
+    """`dltrain check --json`: the data summary, the model and the sanity verdicts."""
+    from dataclasses import asdict
+
+    manifest = result.manifest
+    trainable, frozen = result.params
+    return {
+        "config": config.name,
+        "data": {
+            "kind": manifest.get("kind", "tabular"),
+            "task": manifest["task"],
+            "classes": manifest.get("classes") or [],
+            "split": manifest["split"],
+            "audit": manifest.get("audit"),
+            "cache": str(result.cache),
+            "cache_hit": result.hit,
+        },
+        "model": {
+            "architecture": config.model.architecture,
+            "trainable_parameters": trainable,
+            "non_trainable_parameters": frozen,
+            "layers": [
+                {"name": n, "type": t, "output_shape": s, "parameters": p}
+                for n, t, s, p in result.layers
+            ],
+        },
+        "sanity": [asdict(c) for c in result.checks],
+        "passed": all(c.verdict != "FAIL" for c in result.checks),
+    }
+
+
+def run_json(run) -> dict:
+    """`dltrain runs --json`: one run's id, status, task and headline test metric."""
+    from dltrain import tasks
+    from dltrain.errors import RunError
+
+    entry: dict[str, Any] = {"id": run.id, "folder": str(run.dir)}
+    try:
+        status = run.status
+        entry.update(status=status.status.value, started=status.started, phase=status.phase)
+        entry["stopping"] = getattr(status, "stopping", None)
+    except RunError:
+        entry["status"] = "unreadable"
+    if (run.dir / "metrics.json").is_file():
+        try:
+            metrics = run.metrics
+        except RunError:
+            return {**entry, "metrics": "unreadable"}
+        task = tasks.TASKS.get(metrics.task)
+        headline = task.headline if task is not None else None
+        value = metrics.test.get(headline) if headline else None
+        entry.update(
+            task=metrics.task,
+            headline={"metric": headline, **(value.model_dump() if value else {})},
+        )
+    return entry
+
+
 def study_runs(study: str) -> None:
     from dltrain.tuning import study_runs
 

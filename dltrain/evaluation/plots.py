@@ -57,7 +57,7 @@ def image_grid(images, labels: list[str], title: str) -> bytes:
     return buffer.getvalue()
 
 
-def make_plots(run_dir: Path) -> list[Path]:
+def make_plots(run_dir: Path, drawn: Callable[[int, str], None] | None = None) -> list[Path]:
     """Draws every plot that the run's files support into `run_dir/plots/`.
 
     Learning curves for every task; for classification the test confusion matrix,
@@ -68,6 +68,8 @@ def make_plots(run_dir: Path) -> list[Path]:
 
     Args:
         run_dir: a finished run folder (it must hold metrics.json).
+        drawn: called as `drawn(count, name)` after each plot is written (progress).
+            Defaults to None.
 
     Returns:
         The PNG files written, in display order.
@@ -93,6 +95,8 @@ def make_plots(run_dir: Path) -> list[Path]:
         path = out / f"{name}.png"
         runs.atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
+        if drawn is not None:
+            drawn(len(written), name)
 
     history = _read_csv(run_dir / "history.csv")
     if history is not None and len(history):

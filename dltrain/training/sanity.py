@@ -30,6 +30,7 @@ from dltrain.data.pipeline import make_dataset
 from dltrain.errors import SanityError
 from dltrain.evaluation import metrics as M
 from dltrain.evaluation.baselines import fit_baselines, flat_inputs, target_values
+from dltrain.training.events import SILENT
 from dltrain.training.setup import new_model
 
 SMALL_BATCH = 32
@@ -84,7 +85,9 @@ def raise_on_failure(checks: list[Check]) -> None:
         )
 
 
-def run_suite(config: ExperimentConfig, task: str, n_classes: int, data, feed) -> list[Check]:
+def run_suite(
+    config: ExperimentConfig, task: str, n_classes: int, data, feed, listener=SILENT
+) -> list[Check]:
     """Runs every check before training, each from the same freshly initialised model.
 
     The checks use a sample of the training and validation splits (`cache.sample_size`) (the cache's
@@ -98,12 +101,17 @@ def run_suite(config: ExperimentConfig, task: str, n_classes: int, data, feed) -
     val = _prepared(data.sample("val"), feed)
     transform = data.transform
     model = _Fresh(config, task, n_classes, train, transform)
-    checks = [
-        initial_loss(model, task, n_classes, train),
-        overfit_batch(model, config, train),
-        input_independent(model, config, train, val),
+    steps = [
+        lambda: [initial_loss(model, task, n_classes, train)],
+        lambda: [overfit_batch(model, config, train)],
+        lambda: [input_independent(model, config, train, val)],
+        lambda: baseline_references(config, task, train, val, transform, feed),
     ]
-    checks += baseline_references(config, task, train, val, transform, feed)
+    checks: list[Check] = []
+    for done, step in enumerate(steps, 1):
+        new = step()
+        checks += new
+        listener.progress(done, len(steps), ", ".join(f"{c.name} {c.verdict}" for c in new))
     return checks
 
 

@@ -32,9 +32,10 @@ from dltrain.evaluation.report.sections import (
     _sanity,
     _stages,
 )
+from dltrain.training.events import SILENT, Listener
 
 
-def report_run(run_id: str) -> Path:
+def report_run(run_id: str, listener: Listener = SILENT) -> Path:
     """Rebuilds the plots and report of a completed run, holding the run's lock.
 
     A run stopped while it wrote its report (status.json's phase "report": its results
@@ -42,6 +43,7 @@ def report_run(run_id: str) -> Path:
 
     Args:
         run_id: a run id, e.g. ``breast-cancer-3``.
+        listener: told of each plot drawn. Defaults to `SILENT`.
 
     Returns:
         The path of report.html.
@@ -64,13 +66,15 @@ def report_run(run_id: str) -> Path:
                 "train CONFIG) or restore the file"
             )
         runs.clean_temporary(run_dir)
-        path = write_report(run_dir)
+        path = write_report(run_dir, listener=listener)
         if finishing:
             records.set_status(run_dir, "completed", phase="done")
         return path
 
 
-def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
+def write_report(
+    run_dir: Path, plots: list[Path] | None = None, listener: Listener = SILENT
+) -> Path:
     """Writes `run_dir/report.html`: one self-contained page describing the run.
 
     It draws the plots first (`make_plots`) unless they are given. It does not check
@@ -79,6 +83,7 @@ def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
     Args:
         run_dir: a run folder holding at least metrics.json.
         plots: PNG files to embed. Defaults to None: draw them with `make_plots`.
+        listener: told of each plot as it is drawn (`progress`). Defaults to `SILENT`.
 
     Returns:
         The path of report.html.
@@ -95,7 +100,7 @@ def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
         )
     run = _Run(run_dir)
     if plots is None:
-        plots = make_plots(run_dir)
+        plots = make_plots(run_dir, lambda done, name: listener.progress(done, 0, name))
     sections = _sections(run, plots)
     nav = " ".join(f'<a href="#{key}">{escape(title)}</a>' for key, title, _ in sections)
     body = "\n".join(

@@ -49,6 +49,7 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config value, e.g. --set train.epochs=30 (repeatable)."),
 ]
+KINDS = ("tabular", "images", "signals", "text", "volumes")
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print the result as JSON on standard output (for scripts).")
 ]
@@ -80,6 +81,56 @@ def handled(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+@app.command()
+@handled
+def init(
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A table (CSV/Parquet), an .npy array with labels.csv beside it, or a folder "
+            "(one sub-folder per class). Without it, list the bundled example configs.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The config to write (default: NAME.yaml).")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind", help="tabular, images, signals, text or volumes (default: guessed)."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="The column to predict (default: guessed).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Write a commented starter config for a dataset (kind, target and columns guessed)."""
+    from dltrain import init as starter
+
+    if data is None:
+        views.examples(starter.examples())
+        return
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"--kind {kind!r} is not a data kind; use one of: {', '.join(KINDS)}")
+    path, found = starter.write_starter(data, out, kind=kind, target=target, force=force)
+    views.starter(path, found)
+
+
+@app.command("config")
+@handled
+def show_config(config: ConfigArg, set_: SetOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the resolved config: base configs merged, --set applied, every default filled in."""
+    from dltrain.config import dump_config, load_config
+
+    cfg = load_config(config, set_)
+    if as_json:
+        console.json(cfg.model_dump(mode="json"))
+        return
+    console.text(dump_config(cfg))
 
 
 @app.command()
@@ -401,18 +452,7 @@ def tune(
         study_name=name,
         reporter=views.StudyDisplay(),
     )
-    counts = ", ".join(f"{n} {state.lower()}" for state, n in result.counts.items())
-    console.info(f"Study {result.study} ({result.storage}): {counts}")
-    if result.best is None:
-        console.info("Other workers are still running trials; the last one writes best.yaml.")
-        return
-    best = result.best
-    spread = f" ± {best['cv']['std']:.4f} over folds" if best.get("cv") else ""
-    console.info(f"Best trial {best['number']}: {best['value']:.4f}{spread} {best['params']}")
-    console.info(f"Best config: {result.folder / tuning.BEST_YAML}")
-    if result.final is not None:
-        views.metrics(result.final.metrics, f"Final run {result.final.run_id} (best config)")
-        console.info(f"Run folder: {result.final.run_dir}")
+    views.study_result(result)
 
 
 def _backend(verbose: bool = False, shown=None) -> None:

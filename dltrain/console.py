@@ -48,6 +48,12 @@ def line(text: str, *, stderr: bool = False, markup: bool = False) -> None:
     stream.file.flush()
 
 
+def text(value: str) -> None:
+    """Prints text exactly as it is (a config, a file): no markup, no highlighting."""
+    out.file.write(value if value.endswith("\n") else value + "\n")
+    out.file.flush()
+
+
 def json(value: Any) -> None:
     """Prints `value` as JSON on standard output (for scripts: `--json`)."""
     out.file.write(_json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -102,7 +108,8 @@ def table(
 def _fits(renderable, stream: Console) -> bool:
     from rich.measure import Measurement
 
-    return Measurement.get(stream, stream.options, renderable).minimum <= stream.width
+    wide = stream.options.update(width=10_000, max_width=10_000)  # unclamped: the true minimum
+    return Measurement.get(stream, wide, renderable).minimum <= stream.width
 
 
 def stacked(

@@ -185,6 +185,26 @@ def run_json(run) -> dict:
     return entry
 
 
+def examples(found: list) -> None:
+    """`dltrain init` without data: the bundled example configs."""
+    if not found:
+        console.info(
+            "No configs/ folder here. Write a starter config for your data with: "
+            "dltrain init DATA (a CSV/Parquet table, an .npy array or a folder)"
+        )
+        return
+    console.table("Example configs", ["config", "what it does"], [[str(p), d] for p, d in found])
+    console.info("Train one with: dltrain train CONFIG; or write your own: dltrain init DATA")
+
+
+def starter(path: Path, found) -> None:
+    """`dltrain init`: what was found, and the file written."""
+    console.info(f"{found.path}: {found.kind}, {found.samples} samples")
+    for note in found.notes:
+        console.info(f"  - {note}")
+    console.info(f"Wrote {path}. Check it, then: dltrain check {path} && dltrain train {path}")
+
+
 def study_runs(study: str) -> None:
     from dltrain.tuning import study_runs
 
@@ -210,6 +230,24 @@ def study_runs(study: str) -> None:
         raise UsageError(f"no runs of study {study!r}; start it with: dltrain tune CONFIG")
     columns = ["run", "role", "trial", "fold", "status", "value", "params"]
     console.table(f"Runs of study {study}", columns, rows)
+
+
+def study_result(result) -> None:
+    """`dltrain tune`: the study's trial counts, the best trial and the final run."""
+    from dltrain.tuning import BEST_YAML
+
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in result.counts.items())
+    console.info(f"Study {result.study} ({result.storage}): {counts}")
+    if result.best is None:
+        console.info("Other workers are still running trials; the last one writes best.yaml.")
+        return
+    best = result.best
+    spread = f" ± {best['cv']['std']:.4f} over folds" if best.get("cv") else ""
+    console.info(f"Best trial {best['number']}: {best['value']:.4f}{spread} {best['params']}")
+    console.info(f"Best config: {result.folder / BEST_YAML}")
+    if result.final is not None:
+        metrics(result.final.metrics, f"Final run {result.final.run_id} (best config)")
+        console.info(f"Run folder: {result.final.run_dir}")
 
 
 class StudyDisplay:

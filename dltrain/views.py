@@ -41,19 +41,27 @@ def metrics(metrics: dict, title: str) -> None:
 
 
 def flag_baselines(metrics: dict) -> None:
-    from dltrain.config.evaluate import HEADLINE, better
+    """Warns when the model ties with (95% intervals overlap) or loses to a baseline on the
+    headline test metric: the same verdict the report's summary gives."""
+    from dltrain.config.evaluate import HEADLINE
+    from dltrain.evaluation.report.summary import TIE, WORSE, verdict
 
-    task = metrics.get("task")
-    key = HEADLINE.get(task)
+    key = HEADLINE.get(metrics.get("task"))
     test = metrics.get("test", {}).get(key)
     if not test or test.get("value") is None:
         return
     for name, b in metrics.get("baselines", {}).items():
-        value = b.get(key, {}).get("value")
-        if value is not None and not better(key, test["value"], value):
+        ref = b.get(key) or {}
+        if ref.get("value") is None:
+            continue
+        found = verdict(key, test, ref)
+        shown = f"test {key} {test['value']:.3f} vs {ref['value']:.3f}"
+        if found == WORSE:
+            console.warn(f"the model is worse than the {name} baseline ({shown})")
+        elif found == TIE:
             console.warn(
-                f"the model does not beat the {name} baseline on test {key} "
-                f"({test['value']:.3f} vs {b[key]['value']:.3f})"
+                f"the model ties with the {name} baseline ({shown}; the 95% intervals overlap): "
+                "a simpler model does as well on this test set"
             )
 
 

@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from dltrain import tasks
-from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS, better
+from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS
 from dltrain.evaluation.report.page import (
     CAPTIONS,
     DEGENERATE_NOTE,
@@ -252,32 +252,33 @@ def _baseline_flag(run: _Run, headline: str | None) -> str:
             f'<div class="flag warn">The headline metric {escape(str(headline))} was not '
             "recorded on test, so the model is not compared with the baselines.</div>"
         )
-    losses, overlaps = [], []
+    from dltrain.evaluation.report.summary import TIE, WORSE, verdict
+
+    said = {TIE: [], WORSE: []}
     for name, b in (m.get("baselines") or {}).items():
         ref = b.get(headline) or {}
         if ref.get("value") is None:
             continue
-        if not better(headline, test["value"], ref["value"]):
-            losses.append(
+        found = verdict(headline, test, ref)
+        if found in said:
+            said[found].append(
                 f"the <b>{escape(name)}</b> baseline ({_num(test['value'])} vs "
                 f"{_num(ref['value'])})"
             )
-        elif test.get("low") is not None and ref.get("high") is not None:
-            if test["low"] <= ref["high"]:
-                overlaps.append(escape(name))
-    if losses:
+    what = metric_name(headline)
+    if said[WORSE]:
         return (
-            f'<div class="flag bad"><b>The model does not beat</b> {"; ".join(losses)} on test '
-            f"{escape(headline)}. A trivial or linear model does as well: revisit the data and "
-            "the model before using it.</div>"
+            f'<div class="flag bad"><b>The model is worse than</b> {"; ".join(said[WORSE])} on '
+            f"test {what}, by more than the intervals: revisit the data and the model before "
+            "using it.</div>"
         )
-    text = f"The model beats every baseline on test {escape(headline)}."
-    if overlaps:
+    if said[TIE]:
         return (
-            f'<div class="flag warn">{text} Its 95% interval overlaps that of the '
-            f"{', '.join(overlaps)} baseline(s), so the lead may be chance.</div>"
+            f'<div class="flag warn"><b>A tie</b> with {"; ".join(said[TIE])} on test {what}: '
+            "the 95% intervals overlap, so the model cannot be told apart from the simpler "
+            "one on this test set.</div>"
         )
-    return f'<div class="flag good">{text}</div>'
+    return f'<div class="flag good">The model beats every baseline on test {what}.</div>'
 
 
 def _operating_point(run: _Run) -> str:

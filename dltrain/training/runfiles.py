@@ -41,6 +41,7 @@ def write_setup(run_dir: Path, session, argv: list[str]) -> None:
             "features": manifest["features"],
             "input_shape": manifest.get("input_shape"),
             "split": manifest["split"],
+            "audit": manifest.get("audit"),  # the leakage audit, with the run (not only the cache)
             "rows": rows,
         },
     )

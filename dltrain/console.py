@@ -99,17 +99,20 @@ def table(
     """
     rows = [[str(cell) for cell in row] for row in rows]
     t = make_table(title, columns, rows, caption=caption, markup=markup)
-    if _fits(t, out):
+    if _fits(t, out, rows):
         out.print(t)
         return
     stacked(title, columns, rows, caption=caption, markup=markup)
 
 
-def _fits(renderable, stream: Console) -> bool:
-    from rich.measure import Measurement
+def _fits(table: Table, stream: Console, rows: list[list[str]]) -> bool:
+    """Whether `table` prints at the stream's width without cutting a cell ("…")."""
+    import io
 
-    wide = stream.options.update(width=10_000, max_width=10_000)  # unclamped: the true minimum
-    return Measurement.get(stream, wide, renderable).minimum <= stream.width
+    probe = Console(width=stream.width, file=io.StringIO(), color_system=None, highlight=False)
+    probe.print(table)
+    cut = probe.file.getvalue().count("…")
+    return cut <= sum(cell.count("…") for row in rows for cell in row)
 
 
 def stacked(

@@ -157,6 +157,7 @@ class TrainingDisplay(Listener):
 
     def epochs(self, run: str, total: int, done: int) -> None:
         self._epochs = (total, done, time.monotonic())
+        self._last_step_line = time.monotonic()
         if done:
             self._line(f"training {run}: epoch {done + 1} of {total}")
         if self.live:

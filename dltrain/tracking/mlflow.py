@@ -41,7 +41,7 @@ def require(config) -> None:
         raise ConfigError(
             f"track.mlflow is set but MLflow is not installed; install the extra with {EXTRA} "
             "(or remove track.mlflow from the config)",
-            where=config.where("track.mlflow"),
+            where=config.where("track.mlflow.uri"),
         ) from None
     _quiet()
     try:  # the store is opened now: a URI MLflow refuses fails before any run exists

@@ -39,6 +39,7 @@ def resume(run_id: str, listener: Listener = SILENT) -> TrainResult:
     run_dir = runs.resolve_run(run_id)
     dataset = runs.read_json(run_dir / "dataset.json")
     config = recorded_config(run_dir, dataset)
+    tracking.check(config)  # the [mlflow] extra, if the run logs to MLflow
     dist = distribute.setup(config.train, listener)  # distributed: before any TF op
     with distribute.resume_folders(run_dir) as (lock, write_dir):
         _resumable(run_dir, run_id)

@@ -78,7 +78,6 @@ class Session:
         self.metric_names = metric_names(config, self.task_name)
         self.n_classes = len(data.manifest["classes"])
         self.stopping: dict | None = None  # why training stopped, once it has
-        tracking.check(config)  # e.g. track.mlflow without the extra: refused before a run
 
     @cached_property
     def feed(self):
@@ -213,6 +212,7 @@ def train(config: ExperimentConfig, argv: list[str], listener: Listener = SILENT
     Returns:
         The run id, its folder and its metrics.
     """
+    tracking.check(config)  # e.g. track.mlflow without the extra: refused before anything
     dist = distribute.setup(config.train, listener)  # distributed: before any TF op
     session = Session(config, _preprocessed(config, listener), listener)  # no run yet
     _check_init_from(config)

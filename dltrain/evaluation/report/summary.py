@@ -138,7 +138,8 @@ def _against(run: _Run, headline: str, verdicts: dict[str, str]) -> str:
         said[v].format(name=f"<b>{escape(name)}</b>", b=_ci(baselines[name].get(headline)))
         for name, v in verdicts.items()
     ]
-    return "; ".join(items) + "."
+    text = "; ".join(items) + "."
+    return text[0].upper() + text[1:]
 
 
 def _so_what(verdicts: dict[str, str]) -> str:

@@ -90,9 +90,9 @@ def dataset(manifest: dict, path: Path, hit: bool) -> None:
         [s, split[s]["rows"], *(split[s].get("class_counts", {}).get(c, "") for c in classes)]
         for s in ("train", "val", "test")
     ]
-    console.table(
-        f"{manifest['name']}: {manifest['task']} on {manifest['source']['path']}", columns, rows
-    )
+    # the title on its own line: a table's title wraps to the table's width
+    console.info(f"{manifest['name']}: {manifest['task']} on {manifest['source']['path']}")
+    console.table(None, columns, rows)
     cols = manifest["columns"]
     if manifest.get("kind", "tabular") == "tabular":
         inputs = (

@@ -287,6 +287,7 @@ def trial(
 @contextlib.contextmanager
 def checking(config: ExperimentConfig, listener: Listener = SILENT):
     """A session for `dltrain check` (preprocessed, framework state set); trains nothing."""
+    tracking.check(config)
     session = Session(config, _preprocessed(config, listener), listener)
     with framework.configured(config, listener):
         yield session

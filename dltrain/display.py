@@ -75,6 +75,7 @@ class TrainingDisplay(Listener):
         self._epochs: tuple[int, int, float] | None = None  # total, done at start, when
         self._first_epoch_end: float | None = None  # the ETA leaves out the first (tracing)
         self._last_step_line = 0.0
+        self._batch_epoch: int | None = None
 
     # --- the live area ---------------------------------------------------------------------
 
@@ -165,14 +166,13 @@ class TrainingDisplay(Listener):
 
     def steps(self, epoch: int, done: int, total: int) -> None:
         if self.live:
-            key = self._task("batch", "batch", total) if "batch" not in self._tasks else None
-            key = self._tasks["batch"] if key is None else key
-            task = self._progress.tasks[self._progress.task_ids.index(key)]
-            if done < (task.completed or 0):  # a new epoch
-                self._progress.reset(key, total=total)
-            self._progress.update(
-                key, completed=done, total=total, count=f"{done}/{total}", eta=_eta(task)
-            )
+            if "batch" not in self._tasks or self._batch_epoch != epoch:  # a new epoch
+                self._task("batch", "batch", total)
+                self._batch_epoch = epoch
+            key = self._tasks["batch"]
+            self._progress.update(key, completed=done, total=total, count=f"{done}/{total}")
+            task = next(t for t in self._progress.tasks if t.id == key)
+            self._progress.update(key, eta=_eta(task))
             return
         now = time.monotonic()
         if now - self._last_step_line >= PLAIN_STEP_SECONDS and done < total:
@@ -195,6 +195,8 @@ class TrainingDisplay(Listener):
             self._line(
                 f"[bold]{head}[/]  {_escape(metrics_line(row))}  [dim]{tail}[/]", markup=True
             )
+            if "epoch" not in self._tasks:  # (resumed displays tell `epochs` first)
+                self._task("epoch", "epoch", total)
             self._progress.update(
                 self._tasks["epoch"],
                 completed=done,

@@ -61,7 +61,7 @@ def starter(found: Survey, out: Path) -> str:
         f"# Starter config written by `dltrain init` for {found.path}.",
         f"# {found.samples} samples; {found.kind} data. What dltrain found and guessed:",
         *(f"#   - {note}" for note in found.notes),
-        "# Check the guesses, then: dltrain check THIS_FILE, and dltrain train THIS_FILE.",
+        f"# Check the guesses, then: dltrain check {out.name} && dltrain train {out.name}",
         f"name: {experiment_name(found.path)}",
         "seed: 42",
         "data:",

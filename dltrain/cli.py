@@ -14,24 +14,50 @@ from typing import Annotated
 import typer
 
 from dltrain import console, views
+from dltrain.display import TrainingDisplay
 from dltrain.errors import DltrainError, InterruptedRun, UsageError
 
 app = typer.Typer(
     name="dltrain",
     help="Turn a YAML experiment file into a trained, honestly evaluated deep-learning model.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 ConfigArg = Annotated[Path, typer.Argument(help="The YAML experiment file.", show_default=False)]
+
+
+def _run_ids(incomplete: str) -> list[str]:
+    """Shell completion of run ids: the folders in the runs folder (no TensorFlow)."""
+    from dltrain.runs import run_folders
+
+    try:
+        return [p.name for p in run_folders() if p.name.startswith(incomplete)]
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+
+
 RunIdArg = Annotated[
-    str, typer.Argument(help="A run id, e.g. breast-cancer-3.", show_default=False)
+    str,
+    typer.Argument(
+        help="A run id, e.g. breast-cancer-3.", show_default=False, autocompletion=_run_ids
+    ),
 ]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config value, e.g. --set train.epochs=30 (repeatable)."),
+]
+KINDS = ("tabular", "images", "signals", "text", "volumes")
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON on standard output (for scripts).")
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="Also show TensorFlow's own log lines (hidden by default)."
+    ),
 ]
 
 
@@ -55,6 +81,56 @@ def handled(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+@app.command()
+@handled
+def init(
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A table (CSV/Parquet), an .npy array with labels.csv beside it, or a folder "
+            "(one sub-folder per class). Without it, list the bundled example configs.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The config to write (default: NAME.yaml).")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind", help="tabular, images, signals, text or volumes (default: guessed)."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="The column to predict (default: guessed).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Write a commented starter config for a dataset (kind, target and columns guessed)."""
+    from dltrain import init as starter
+
+    if data is None:
+        views.examples(starter.examples())
+        return
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"--kind {kind!r} is not a data kind; use one of: {', '.join(KINDS)}")
+    path, found = starter.write_starter(data, out, kind=kind, target=target, force=force)
+    views.starter(path, found)
+
+
+@app.command("config")
+@handled
+def show_config(config: ConfigArg, set_: SetOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the resolved config: base configs merged, --set applied, every default filled in."""
+    from dltrain.config import dump_config, load_config
+
+    cfg = load_config(config, set_)
+    if as_json:
+        console.json(cfg.model_dump(mode="json"))
+        return
+    console.text(dump_config(cfg))
 
 
 @app.command()
@@ -85,25 +161,25 @@ def preprocess(
 def check(
     config: ConfigArg,
     set_: SetOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Validate config and data, show the model's shapes, and run the sanity suite."""
     from dltrain.config import load_config
 
     cfg = load_config(config, set_)
-    _backend()
-    from dltrain.training.check import check as run_check
+    with TrainingDisplay(stderr=as_json, summaries=not as_json) as shown:
+        _backend(verbose, shown)
+        from dltrain.training.check import check as run_check
+
+        result = run_check(cfg, shown)
     from dltrain.training.sanity import raise_on_failure
 
-    result = run_check(cfg, console.Listener())
-    views.dataset(result.manifest, result.cache, result.hit)
-    trainable, frozen = result.params
-    console.table(
-        f"Model {cfg.model.architecture}: {trainable:,} trainable, {frozen:,} non-trainable "
-        "parameters",
-        ["layer", "type", "output shape", "parameters"],
-        [[n, t, s, f"{p:,}"] for n, t, s, p in result.layers],
-    )
-    views.sanity(result.checks)
+    if as_json:
+        console.json(views.check_json(cfg, result))
+    else:
+        views.model_layers(cfg, result)
+        views.sanity(result.checks)
     raise_on_failure(result.checks)
 
 
@@ -115,20 +191,22 @@ def train(
     name: Annotated[
         str | None, typer.Option("--name", help="Run name (default: the config's name).")
     ] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Preprocess (cached), train with validation, test once, and write a run folder."""
     from dltrain.config import load_config
 
     overrides = list(set_ or []) + ([f"name={name}"] if name is not None else [])
     cfg = load_config(config, overrides)
-    _backend()
-    from dltrain.training.session import train as run_train
-
     argv = ["dltrain", "train", str(config)]
     for item in set_ or []:
         argv += ["--set", item]
     argv += ["--name", name] if name is not None else []
-    result = run_train(cfg, argv, console.Listener())
+    with TrainingDisplay() as shown:
+        _backend(verbose, shown)
+        from dltrain.training.session import train as run_train
+
+        result = run_train(cfg, argv, shown)
     if result.worker is not None:  # distributed: a non-chief worker writes no run
         console.info(f"Worker finished ({result.worker}); the chief writes the run.")
         return
@@ -140,7 +218,7 @@ def train(
 
 @app.command()
 @handled
-def resume(run_id: RunIdArg) -> None:
+def resume(run_id: RunIdArg, verbose: VerboseOpt = False) -> None:
     """Continue an interrupted run exactly where its last checkpoint left off."""
     from dltrain.runs import RunLock, resolve_run
     from dltrain.training.distribute import is_other_worker
@@ -150,10 +228,11 @@ def resume(run_id: RunIdArg) -> None:
     run_dir = resolve_run(run_id)
     if not is_other_worker(run_dir):  # distributed: only the chief locks the run
         RunLock(run_dir).ensure_free()  # refuse at once, before loading TensorFlow
-    _backend()
-    from dltrain.training.resume import resume as run_resume
+    with TrainingDisplay() as shown:
+        _backend(verbose, shown)
+        from dltrain.training.resume import resume as run_resume
 
-    result = run_resume(run_id, console.Listener())
+        result = run_resume(run_id, shown)
     if result.worker is not None:  # distributed: a non-chief worker writes no run
         console.info(f"Worker finished ({result.worker}); the chief writes the run.")
         return
@@ -179,16 +258,21 @@ def evaluate(
         Path | None,
         typer.Option("--labels", help="Labels CSV for --data (images, signals, text, volumes)."),
     ] = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Recompute a run's test metrics (with 95% CIs) from its saved model, or on external data."""
     if data is None:
         from dltrain.tuning import refuse_trial
 
         refuse_trial(run_id, "evaluate")
-    _backend()
+    _backend(verbose)
     from dltrain.evaluation.evaluate import evaluate_run
 
     result = evaluate_run(run_id, data, labels)
+    if as_json:
+        console.json(result)
+        return
     views.metrics(result, f"Run {run_id} on {result['data']}")
 
 
@@ -207,9 +291,10 @@ def predict(
     out: Annotated[Path, typer.Option("--out", help="Where to write the predictions CSV.")] = Path(
         "predictions.csv"
     ),
+    verbose: VerboseOpt = False,
 ) -> None:
     """Predict new data with a run's model and its own fitted preprocessing."""
-    _backend()
+    _backend(verbose)
     from dltrain.evaluation.evaluate import predict_file
 
     n, unseen = predict_file(run_id, input, out)
@@ -241,6 +326,7 @@ def export(
             "formats, each goes to OUT/FORMAT.",
         ),
     ] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Export a run's model (SavedModel / ONNX / TFLite / Keras) with its preprocessing sidecar."""
     from dltrain.evaluation.export import FORMATS
@@ -249,7 +335,7 @@ def export(
         if fmt not in FORMATS:
             raise UsageError(f"--format {fmt!r} is not a format; use one of: {', '.join(FORMATS)}")
     formats = list(dict.fromkeys(formats))
-    _backend()
+    _backend(verbose)
     from dltrain.evaluation.export import export_run, export_summary
 
     for fmt in formats:
@@ -264,6 +350,7 @@ def list_runs(
         str | None,
         typer.Option("--study", help="List the trial runs of this tuning study instead."),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """List runs with their status and headline test metric."""
     if study is not None:
@@ -272,6 +359,9 @@ def list_runs(
     from dltrain import records
     from dltrain.runs import runs_root
 
+    if as_json:
+        console.json([views.run_json(run) for run in records.listed()])
+        return
     rows = [[run.id, *records.summary(run)] for run in records.listed()]
     if not rows:
         console.info(f"No runs in {runs_root()}/ yet. Start one with: dltrain train CONFIG")
@@ -293,11 +383,15 @@ def compare(
         int,
         typer.Option("--bootstrap", min=10, max=100_000, help="Paired bootstrap resamples."),
     ] = 1000,
+    as_json: JsonOpt = False,
 ) -> None:
     """Compare two runs on the same test split: paired bootstrap CIs and p-values of B − A."""
     from dltrain.evaluation.compare import compare_runs, summary
 
     comparison = compare_runs(run_a, run_b, bootstrap)
+    if as_json:
+        console.json({**comparison.result, "written": str(comparison.path)})
+        return
     title, columns, rows, caption = summary(comparison.result)
     console.table(title, columns, rows, caption=caption)
     console.info(f"Written: {comparison.path}")
@@ -309,7 +403,9 @@ def report(run_id: RunIdArg) -> None:
     """(Re)build a finished run's plots and its self-contained HTML report."""
     from dltrain.evaluation.report import report_run
 
-    path = report_run(run_id)
+    with TrainingDisplay() as shown:
+        shown.phase("report", "plots and report.html")
+        path = report_run(run_id, shown)
     console.info(f"Report: {path}")
 
 
@@ -333,6 +429,7 @@ def tune(
     study: Annotated[
         str | None, typer.Option("--study", help="Study name (default: the config's name).")
     ] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Search tune.space with Optuna (each trial a run, judged on validation), then train the
     best config and test it once. Re-running continues the study; workers may share it."""
@@ -346,7 +443,7 @@ def tune(
     tuning.study_folder(name)
     if storage is not None:
         tuning.open_storage(storage)  # a bad URL fails now, before TensorFlow loads
-    _backend()
+    _backend(verbose)
     argv = ["dltrain", "tune", str(config)]
     for item in set_ or []:
         argv += ["--set", item]
@@ -363,24 +460,16 @@ def tune(
         study_name=name,
         reporter=views.StudyDisplay(),
     )
-    counts = ", ".join(f"{n} {state.lower()}" for state, n in result.counts.items())
-    console.info(f"Study {result.study} ({result.storage}): {counts}")
-    if result.best is None:
-        console.info("Other workers are still running trials; the last one writes best.yaml.")
-        return
-    best = result.best
-    spread = f" ± {best['cv']['std']:.4f} over folds" if best.get("cv") else ""
-    console.info(f"Best trial {best['number']}: {best['value']:.4f}{spread} {best['params']}")
-    console.info(f"Best config: {result.folder / tuning.BEST_YAML}")
-    if result.final is not None:
-        views.metrics(result.final.metrics, f"Final run {result.final.run_id} (best config)")
-        console.info(f"Run folder: {result.final.run_dir}")
+    views.study_result(result)
 
 
-def _backend() -> None:
+def _backend(verbose: bool = False, shown=None) -> None:
+    """Loads TensorFlow (quietly unless `verbose`), telling `shown` while it does."""
     from dltrain import backend
 
-    backend.load()
+    if shown is not None and not backend.loaded():
+        shown.phase("startup", "loading TensorFlow")
+    backend.load(verbose=verbose)
 
 
 def main() -> None:

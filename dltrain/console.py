@@ -1,12 +1,18 @@
-"""The one place that prints: messages, error panels, tables and progress bars.
+"""The one place that prints: messages, error panels, tables, JSON and progress bars.
 
-Library code returns values or raises; only this module (called from the CLI
-and from the training callback) writes to the terminal.
+Library code returns values or raises; only this module (called from the CLI, its
+views and the training display, `dltrain.display`) writes to the terminal.
+
+Two kinds of output: a terminal gets colour and live progress; anything else (a pipe,
+a log file, CI) gets plain lines, written and flushed one at a time, with no control
+characters and never cut (`tail -f` follows a run). Tables never cut a number: one too
+wide for the terminal is printed stacked, one block of "column: value" lines per row.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json as _json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -24,9 +30,34 @@ out = Console(highlight=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, width=_WIDTH)
 
 
+def is_live(stream: Console | None = None) -> bool:
+    """Whether `stream` (standard output by default) is a terminal that shows live progress."""
+    stream = out if stream is None else stream
+    return stream.is_terminal and not stream.is_dumb_terminal
+
+
 def info(message: str) -> None:
     """Prints an informational line to standard output."""
     out.print(message, soft_wrap=True)
+
+
+def line(text: str, *, stderr: bool = False, markup: bool = False) -> None:
+    """Prints one line as it is (never wrapped or cut in a pipe), flushed at once."""
+    stream = err if stderr else out
+    stream.print(text, soft_wrap=not is_live(stream), markup=markup, highlight=False)
+    stream.file.flush()
+
+
+def text(value: str) -> None:
+    """Prints text exactly as it is (a config, a file): no markup, no highlighting."""
+    out.file.write(value if value.endswith("\n") else value + "\n")
+    out.file.flush()
+
+
+def json(value: Any) -> None:
+    """Prints `value` as JSON on standard output (for scripts: `--json`)."""
+    out.file.write(_json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    out.file.flush()
 
 
 def warn(message: str) -> None:
@@ -61,8 +92,49 @@ def table(
     caption: str | None = None,
     markup: bool = False,
 ) -> None:
-    """Prints a table; cells are converted with `str` (and escaped unless `markup`)."""
-    out.print(make_table(title, columns, rows, caption=caption, markup=markup))
+    """Prints a table; cells are converted with `str` (and escaped unless `markup`).
+
+    A table too wide for the terminal (its narrowest rendering would cut a cell) is
+    printed stacked instead: the first cell of each row, then "column: value" lines.
+    """
+    rows = [[str(cell) for cell in row] for row in rows]
+    t = make_table(title, columns, rows, caption=caption, markup=markup)
+    if _fits(t, out, rows):
+        out.print(t)
+        return
+    stacked(title, columns, rows, caption=caption, markup=markup)
+
+
+def _fits(table: Table, stream: Console, rows: list[list[str]]) -> bool:
+    """Whether `table` prints at the stream's width without cutting a cell ("…")."""
+    import io
+
+    probe = Console(width=stream.width, file=io.StringIO(), color_system=None, highlight=False)
+    probe.print(table)
+    cut = probe.file.getvalue().count("…")
+    return cut <= sum(cell.count("…") for row in rows for cell in row)
+
+
+def stacked(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    caption: str | None = None,
+    markup: bool = False,
+) -> None:
+    """Prints a table as blocks, one per row: its first cell, then "  column: value"."""
+    text = (lambda s: s) if markup else _escape
+    if title:
+        out.print(f"[bold]{text(title)}[/]", soft_wrap=True)
+    width = max((len(c) for c in columns[1:]), default=0)
+    for row in rows:
+        out.print(f"[bold]{text(str(row[0]))}[/]", soft_wrap=True)
+        for column, cell in zip(columns[1:], row[1:], strict=False):
+            if str(cell):
+                out.print(f"  {text(column):<{width}}  {text(str(cell))}", soft_wrap=True)
+    if caption:
+        out.print(f"[dim]{text(caption)}[/]", soft_wrap=True)
 
 
 def make_table(
@@ -98,55 +170,29 @@ def live(renderable):
             out.line()
 
 
-def progress():
-    """Returns a Rich progress display for training epochs (a context manager)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def progress(*, stderr: bool = False):
+    """A Rich progress display for a terminal (a context manager; see `dltrain.display`):
+    spinner, name, bar, done/total, elapsed time and time remaining, in 80 columns."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.table import Column
 
     return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
+        SpinnerColumn(finished_text=" "),
+        TextColumn("[bold]{task.description}", table_column=Column(width=12, no_wrap=True)),
+        BarColumn(bar_width=24),
+        TextColumn("{task.fields[count]}", table_column=Column(width=9, justify="right")),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[metrics]}"),
-        console=out,
-        transient=False,
+        TextColumn("{task.fields[eta]}", table_column=Column(width=12, no_wrap=True)),
+        console=err if stderr else out,
+        transient=True,
+        refresh_per_second=8,
     )
-
-
-class Listener:
-    """Renders a run's events (`dltrain.training.events.Listener`) on the terminal: warnings
-    and messages as lines, the epochs as a Rich progress bar with the last epoch's metrics."""
-
-    def __init__(self):
-        self._progress = None
-        self._task = None
-
-    def phase(self, name: str, detail: str = "") -> None:
-        pass
-
-    def epochs(self, run: str, total: int, done: int) -> None:
-        self._progress = progress()
-        self._progress.start()
-        self._task = self._progress.add_task(run, total=total, completed=done, metrics="")
-
-    def steps(self, epoch: int, done: int, total: int) -> None:
-        pass
-
-    def epoch(self, epoch: int, row: dict, seconds: float) -> None:
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
-        if self._progress is not None:
-            self._progress.update(self._task, completed=epoch + 1, metrics=shown)
-
-    def trained(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def info(self, message: str) -> None:
-        info(message)
-
-    def warn(self, message: str) -> None:
-        warn(message)
 
 
 def _numberlike(text: str) -> bool:

@@ -210,6 +210,7 @@ class StatusRecord(_Record):
     updated: str | None = None
     pid: int | None = None
     message: str | None = None
+    stopping: dict[str, Any] | None = None  # why training stopped (training/stopping.py)
 
 
 class SourceRecord(_Record):
@@ -262,6 +263,7 @@ class MetricsRecord(_Record):
     baselines: dict[str, dict[str, MetricValue]] = {}
     bootstrap: int | None = None
     confidence: float = 0.95
+    stopping: dict[str, Any] | None = None  # why training stopped (training/stopping.py)
 
 
 def _read(path: Path, model: type[BaseModel]):

@@ -63,7 +63,8 @@ def _decision_cell(d: dict | None) -> str:
 
 def flag_baselines(metrics: dict) -> None:
     """Warns of each baseline the model is not better than on the headline test metric: by
-    the paired bootstrap when the run recorded its decisions, else by the point estimates."""
+    the paired bootstrap when the run recorded its decisions, else (older runs) when the
+    95% intervals overlap (a tie) or the model is worse: the verdict the report gives."""
     decisions = metrics.get("baseline_decisions")
     if decisions:
         from dltrain.evaluation.decision import BETTER, describe
@@ -73,19 +74,25 @@ def flag_baselines(metrics: dict) -> None:
             if d.get("decision") != BETTER:
                 console.warn(f"on test, the model is {describe(name, d, pct)}")
         return
-    from dltrain.config.evaluate import HEADLINE, better
+    from dltrain.config.evaluate import HEADLINE
+    from dltrain.evaluation.report.summary import TIE, WORSE, verdict
 
-    task = metrics.get("task")
-    key = HEADLINE.get(task)
+    key = HEADLINE.get(metrics.get("task"))
     test = metrics.get("test", {}).get(key)
     if not test or test.get("value") is None:
         return
     for name, b in metrics.get("baselines", {}).items():
-        value = b.get(key, {}).get("value")
-        if value is not None and not better(key, test["value"], value):
+        ref = b.get(key) or {}
+        if ref.get("value") is None:
+            continue
+        found = verdict(key, test, ref)
+        shown = f"test {key} {test['value']:.3f} vs {ref['value']:.3f}"
+        if found == WORSE:
+            console.warn(f"the model is worse than the {name} baseline ({shown})")
+        elif found == TIE:
             console.warn(
-                f"the model does not beat the {name} baseline on test {key} "
-                f"({test['value']:.3f} vs {b[key]['value']:.3f})"
+                f"the model ties with the {name} baseline ({shown}; the 95% intervals overlap): "
+                "a simpler model does as well on this test set"
             )
 
 
@@ -114,9 +121,10 @@ def dataset(manifest: dict, path: Path, hit: bool) -> None:
         [s, split[s]["rows"], *(split[s].get("class_counts", {}).get(c, "") for c in classes)]
         for s in ("train", "val", "test")
     ]
-    kind = manifest.get("kind", "tabular")
-    source = manifest["source"]["path"]
-    console.table(f"{kind} data: {manifest['task']} on {source}", columns, rows)
+    # the title on its own line: a table's title wraps to the table's width
+    kind, source = manifest.get("kind", "tabular"), manifest["source"]["path"]
+    console.info(f"{kind} data: {manifest['task']} on {source}")
+    console.table(None, columns, rows)
     cols = manifest["columns"]
     if manifest.get("kind", "tabular") == "tabular":
         inputs = (
@@ -148,6 +156,95 @@ def dataset(manifest: dict, path: Path, hit: bool) -> None:
     console.info(f"{'Cache hit' if hit else 'Written'}: {path}")
 
 
+def model_layers(config, result) -> None:
+    """`dltrain check`: the model's layers, output shapes and parameters."""
+    trainable, frozen = result.params
+    console.table(
+        f"Model {config.model.architecture}: {trainable:,} trainable, {frozen:,} non-trainable "
+        "parameters",
+        ["layer", "type", "output shape", "parameters"],
+        [[n, t, s, f"{p:,}"] for n, t, s, p in result.layers],
+    )
+
+
+def check_json(config, result) -> dict:
+    """`dltrain check --json`: the data summary, the model and the sanity verdicts."""
+    from dataclasses import asdict
+
+    manifest = result.manifest
+    trainable, frozen = result.params
+    return {
+        "config": config.name,
+        "data": {
+            "kind": manifest.get("kind", "tabular"),
+            "task": manifest["task"],
+            "classes": manifest.get("classes") or [],
+            "split": manifest["split"],
+            "audit": manifest.get("audit"),
+            "cache": str(result.cache),
+            "cache_hit": result.hit,
+        },
+        "model": {
+            "architecture": config.model.architecture,
+            "trainable_parameters": trainable,
+            "non_trainable_parameters": frozen,
+            "layers": [
+                {"name": n, "type": t, "output_shape": s, "parameters": p}
+                for n, t, s, p in result.layers
+            ],
+        },
+        "sanity": [asdict(c) for c in result.checks],
+        "passed": all(c.verdict != "FAIL" for c in result.checks),
+    }
+
+
+def run_json(run) -> dict:
+    """`dltrain runs --json`: one run's id, status, task and headline test metric."""
+    from dltrain import tasks
+    from dltrain.errors import RunError
+
+    entry: dict[str, Any] = {"id": run.id, "folder": str(run.dir)}
+    try:
+        status = run.status
+        entry.update(status=status.status.value, started=status.started, phase=status.phase)
+        entry["stopping"] = getattr(status, "stopping", None)
+    except RunError:
+        entry["status"] = "unreadable"
+    if (run.dir / "metrics.json").is_file():
+        try:
+            metrics = run.metrics
+        except RunError:
+            return {**entry, "metrics": "unreadable"}
+        task = tasks.TASKS.get(metrics.task)
+        headline = task.headline if task is not None else None
+        value = metrics.test.get(headline) if headline else None
+        entry.update(
+            task=metrics.task,
+            headline={"metric": headline, **(value.model_dump() if value else {})},
+        )
+    return entry
+
+
+def examples(found: list) -> None:
+    """`dltrain init` without data: the bundled example configs."""
+    if not found:
+        console.info(
+            "No configs/ folder here. Write a starter config for your data with: "
+            "dltrain init DATA (a CSV/Parquet table, an .npy array or a folder)"
+        )
+        return
+    console.table("Example configs", ["config", "what it does"], [[str(p), d] for p, d in found])
+    console.info("Train one with: dltrain train CONFIG; or write your own: dltrain init DATA")
+
+
+def starter(path: Path, found) -> None:
+    """`dltrain init`: what was found, and the file written."""
+    console.info(f"{found.path}: {found.kind}, {found.samples} samples")
+    for note in found.notes:
+        console.info(f"  - {note}")
+    console.info(f"Wrote {path}. Check it, then: dltrain check {path} && dltrain train {path}")
+
+
 def study_runs(study: str) -> None:
     from dltrain.tuning import study_runs
 
@@ -173,6 +270,24 @@ def study_runs(study: str) -> None:
         raise UsageError(f"no runs of study {study!r}; start it with: dltrain tune CONFIG")
     columns = ["run", "role", "trial", "fold", "status", "value", "params"]
     console.table(f"Runs of study {study}", columns, rows)
+
+
+def study_result(result) -> None:
+    """`dltrain tune`: the study's trial counts, the best trial and the final run."""
+    from dltrain.tuning import BEST_YAML
+
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in result.counts.items())
+    console.info(f"Study {result.study} ({result.storage}): {counts}")
+    if result.best is None:
+        console.info("Other workers are still running trials; the last one writes best.yaml.")
+        return
+    best = result.best
+    spread = f" ± {best['cv']['std']:.4f} over folds" if best.get("cv") else ""
+    console.info(f"Best trial {best['number']}: {best['value']:.4f}{spread} {best['params']}")
+    console.info(f"Best config: {result.folder / BEST_YAML}")
+    if result.final is not None:
+        metrics(result.final.metrics, f"Final run {result.final.run_id} (best config)")
+        console.info(f"Run folder: {result.final.run_dir}")
 
 
 class StudyDisplay:

@@ -98,6 +98,9 @@ class TabularData(Section):
     positive_class: str | None = None
     """For binary tasks, the class that counts as positive (e.g. "malignant"). Defaults to
     the second class in sorted order."""
+    unit: str | None = None
+    """For regression, the target's unit (e.g. "mmHg", "years"): the report states errors and
+    limits of agreement in it. Defaults to None (no unit shown)."""
     group: str | None = None
     """Column identifying the patient (or other unit): all its rows go to the same split."""
     id: str | None = None
@@ -185,6 +188,9 @@ class _FileData(Section):
     positive_class: str | None = None
     """For binary tasks, the class that counts as positive. Defaults to the second class in
     sorted order."""
+    unit: str | None = None
+    """For regression, the target's unit (e.g. "ms"): the report states errors in it.
+    Defaults to None (no unit shown)."""
     group: str | None = None
     """Column of `labels` identifying the patient: all its samples go to the same split."""
     split: SplitConfig = StratifiedSplit()

@@ -16,6 +16,7 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from dltrain.config import inherit
 from dltrain.config.base import union_members
 from dltrain.config.schema import ExperimentConfig
 from dltrain.errors import ConfigError, UsageError
@@ -36,6 +37,7 @@ class Locator:
     lines: dict[Path_, int] = field(default_factory=dict)
     overrides: dict[Path_, str] = field(default_factory=dict)
     origins: dict[Path_, str] = field(default_factory=dict)  # values dltrain set, and from where
+    files: dict[Path_, str] = field(default_factory=dict)  # values from a base config's file
 
     def where(self, dotted: str | Path_) -> str:
         path = tuple(dotted.split(".")) if isinstance(dotted, str) else tuple(dotted)
@@ -45,7 +47,7 @@ class Locator:
             if path[:n] in self.overrides:
                 return f"--set {shown(self.overrides[path[:n]])}"
             if path[:n] in self.lines:
-                return f"{self.file}:{self.lines[path[:n]]}"
+                return f"{self.files.get(path[:n], self.file)}:{self.lines[path[:n]]}"
         return self.file
 
     def folder(self, dotted: str | Path_) -> Path | None:
@@ -220,7 +222,8 @@ def load_config(
     """Loads, overrides and validates an experiment file.
 
     Args:
-        path: the YAML experiment file.
+        path: the YAML experiment file; it may name a base config (`base: common.yaml`),
+            merged under it first (`dltrain.config.inherit`).
         overrides: `key.path=value` strings applied after the file. Defaults to None.
         recorded: values dltrain itself sets after the overrides, as dotted key →
             (value, where it comes from for messages), e.g. a run's data path as
@@ -238,6 +241,21 @@ def load_config(
     if not path.is_file():
         hint = _nearby_files(path)
         raise UsageError(f"config file not found: {source}.{hint}")
+    data, lines = read_mapping(path)
+    layer = _layered(path, data, lines, [path.resolve()])
+    data = layer.data
+    locator = Locator(source, layer.lines, files=layer.files)
+    data = apply_overrides(data, list(overrides or []), locator)
+    for dotted, (value, origin) in (recorded or {}).items():
+        keys = tuple(dotted.split("."))
+        _put(data, keys, value, origin)
+        locator.origins[keys] = origin
+    return validate(data, locator)
+
+
+def read_mapping(path: Path) -> tuple[dict, dict[Path_, int]]:
+    """A config file's mapping and the line of every key (sizes, encoding, YAML checked)."""
+    source = str(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -259,13 +277,18 @@ def load_config(
             f"not a {type(data).__name__}",
             where=f"{source}:1",
         )
-    locator = Locator(source, lines)
-    data = apply_overrides(data, list(overrides or []), locator)
-    for dotted, (value, origin) in (recorded or {}).items():
-        keys = tuple(dotted.split("."))
-        _put(data, keys, value, origin)
-        locator.origins[keys] = origin
-    return validate(data, locator)
+    return data, lines
+
+
+def _layered(path: Path, data: dict, lines: dict, seen: list[Path]) -> inherit.Layer:
+    """The file's config merged over its base configs, if it names one."""
+    top = inherit.Layer(data, lines, str(path))
+    base = inherit.base_path(data, lines, str(path))
+    if base is None:
+        return top
+    inherit.chain_limit(seen, base, f"{path}:{lines.get((inherit.KEY,), 1)}")
+    base_data, base_lines = read_mapping(base)
+    return inherit.merge(_layered(base, base_data, base_lines, seen), top)
 
 
 def validate(data: dict, locator: Locator) -> ExperimentConfig:

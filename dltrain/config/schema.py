@@ -11,6 +11,7 @@ from dltrain.config.base import Section
 from dltrain.config.data import DataConfig
 from dltrain.config.evaluate import EvaluateConfig
 from dltrain.config.models import MLPConfig, ModelConfig
+from dltrain.config.track import TrackConfig
 from dltrain.config.train import TrainConfig
 from dltrain.config.tune import TuneConfig
 
@@ -37,6 +38,8 @@ class ExperimentConfig(Section):
     """How the model is judged."""
     tune: TuneConfig = TuneConfig()
     """The hyperparameter search of `dltrain tune` (ignored by `train`)."""
+    track: TrackConfig = TrackConfig()
+    """Records other tools read: TensorBoard event files, an MLflow run."""
 
     _locator: object = PrivateAttr(default=None)
 

@@ -19,7 +19,7 @@ from dltrain.data.tabular import MAX_LISTED, Columns, numeric_values
 from dltrain.data.transforms import MISSING_CATEGORY
 from dltrain.errors import DataError
 
-MIN_CLASS_SHARE = 0.10  # a smaller share of the training split is "strong imbalance"
+MIN_CLASS_SHARE = 0.20  # of a balanced split's share (1/C): smaller is "strong imbalance"
 MAX_CLASS_RATIO = 9.0  # majority / minority
 HASH = (
     "pandas.util.hash_pandas_object (64 bit) of each row's input columns as read: numbers "
@@ -179,7 +179,9 @@ def _imbalance(labels: np.ndarray, classes: list[str], train: np.ndarray) -> dic
         "minority_share": round(float(share), 4),
         "majority_class": classes[high],
         "ratio": ratio,
-        "strong": bool(share < MIN_CLASS_SHARE or ratio is None or ratio > MAX_CLASS_RATIO),
+        "strong": bool(
+            share < MIN_CLASS_SHARE / len(classes) or ratio is None or ratio > MAX_CLASS_RATIO
+        ),
     }
 
 

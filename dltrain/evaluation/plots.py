@@ -32,15 +32,11 @@ from dltrain.evaluation.metrics import PER_CLASS
 SIZE = (6.0, 4.5)  # inches
 DPI = 100
 SPLIT_NAMES = {"val": "validation", "test": "test"}
-
-
 AUGMENTED_GRID = "augmented_batch.png"
 
 
 def image_grid(images, labels: list[str], title: str) -> bytes:
     """A PNG of up to 16 images (uint8-range floats, HxWxC) in a 4x4 grid with labels."""
-    import numpy as np
-
     fig = Figure(figsize=(6, 6.4))
     FigureCanvasAgg(fig)
     n = min(16, len(images))
@@ -57,7 +53,7 @@ def image_grid(images, labels: list[str], title: str) -> bytes:
     return buffer.getvalue()
 
 
-def make_plots(run_dir: Path) -> list[Path]:
+def make_plots(run_dir: Path, drawn: Callable[[int, str], None] | None = None) -> list[Path]:
     """Draws every plot that the run's files support into `run_dir/plots/`.
 
     Learning curves for every task; for classification the test confusion matrix,
@@ -68,6 +64,8 @@ def make_plots(run_dir: Path) -> list[Path]:
 
     Args:
         run_dir: a finished run folder (it must hold metrics.json).
+        drawn: called as `drawn(count, name)` after each plot is written (progress).
+            Defaults to None.
 
     Returns:
         The PNG files written, in display order.
@@ -93,6 +91,8 @@ def make_plots(run_dir: Path) -> list[Path]:
         path = out / f"{name}.png"
         runs.atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
+        if drawn is not None:
+            drawn(len(written), name)
 
     history = _read_csv(run_dir / "history.csv")
     if history is not None and len(history):
@@ -103,8 +103,9 @@ def make_plots(run_dir: Path) -> list[Path]:
     elif task.standardised and preds["test"] is not None:
         y = preds["test"]["true"].to_numpy(dtype="float64")
         p = preds["test"]["predicted"].to_numpy(dtype="float64")
-        save("predicted_vs_true_test", lambda: predicted_vs_true(y, p, "test"))
-        save("bland_altman_test", lambda: bland_altman(y, p, metrics, "test"))
+        unit = _unit(run_dir)
+        save("predicted_vs_true_test", lambda: predicted_vs_true(y, p, "test", unit))
+        save("bland_altman_test", lambda: bland_altman(y, p, metrics, "test", unit))
     grid = out / AUGMENTED_GRID  # drawn at training time (it needs the model's layers)
     if grid.exists():
         written.append(grid)
@@ -139,6 +140,15 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
         return pd.read_csv(path, dtype={"id": str, "true": str, "predicted": str})
     except (OSError, ValueError) as exc:
         raise RunError(f"cannot read {path}: {exc}") from None
+
+
+def _unit(run_dir: Path) -> str:
+    """ " (mmHg)": the target's unit from the run's config (`data.unit`), or ""."""
+    import yaml
+
+    path = run_dir / "config.yaml"
+    unit = ((yaml.safe_load(path.read_text()) or {}).get("data") or {}) if path.is_file() else {}
+    return f" ({unit['unit']})" if unit.get("unit") else ""
 
 
 def _scores(preds: pd.DataFrame, task, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -213,16 +223,20 @@ def confusion_matrix(metrics: dict, split: str) -> Figure:
     """Counts (rows: true class, columns: predicted class), with row percentages."""
     cm = np.asarray(metrics["confusion"][split], dtype="int64")
     classes = [str(c) for c in metrics["classes"]]
-    fig = _figure()
+    n = len(classes)
+    side = max(SIZE[1], 0.55 * n + 2.5)  # grows with the classes: every cell stays legible
+    fig = _figure((max(SIZE[0], side + 1.5), side))
     ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     row_totals = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, row_totals, out=np.zeros(cm.shape), where=row_totals > 0)
     threshold = cm.max() / 2 if cm.size else 0
+    size = 10 if n <= 6 else 8 if n <= 15 else 6
     for (i, j), count in np.ndenumerate(cm):
         color = "white" if count > threshold else "black"
-        ax.text(j, i, f"{count}\n{share[i, j]:.0%}", ha="center", va="center", color=color)
-    ax.set_xticks(range(len(classes)), classes, rotation=30 if len(classes) > 3 else 0)
+        text = f"{count}\n{share[i, j]:.0%}" if n <= 10 else str(count)
+        ax.text(j, i, text, ha="center", va="center", color=color, fontsize=size)
+    ax.set_xticks(range(n), classes, rotation=30 if n > 3 else 0, ha="right" if n > 3 else "center")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
@@ -379,10 +393,16 @@ def calibration(y: np.ndarray, s: np.ndarray, metrics: dict, split: str) -> Figu
     return fig
 
 
+MAX_BAR_CLASSES = 6  # more classes: a table of colours (one row per class) stays legible
+
+
 def per_class(metrics: dict, split: str) -> Figure:
-    """Grouped bars: sensitivity, specificity, PPV, NPV and F1 of each class (one-vs-rest)."""
+    """Sensitivity, specificity, PPV, NPV and F1 of each class (one-vs-rest): grouped bars
+    for a few classes, a heat map with the values written in for many."""
     table = metrics["per_class"][split]
     classes = list(table)
+    if len(classes) > MAX_BAR_CLASSES:
+        return per_class_map(metrics, split)
     fig = _figure((max(6.0, 1.6 * len(classes) + 2), 4.5))
     ax = fig.subplots()
     width = 0.8 / len(PER_CLASS)
@@ -406,10 +426,31 @@ def per_class(metrics: dict, split: str) -> Figure:
     return fig
 
 
+def per_class_map(metrics: dict, split: str) -> Figure:
+    """Per-class metrics as a heat map: a row per class, a column per metric, values in."""
+    table = metrics["per_class"][split]
+    classes = list(table)
+    values = np.array(
+        [[np.nan if table[c].get(k) is None else table[c][k] for k in PER_CLASS] for c in classes],
+        dtype="float64",
+    )
+    fig = _figure((7.5, max(SIZE[1], 0.38 * len(classes) + 1.8)))
+    ax = fig.subplots()
+    image = ax.imshow(values, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(PER_CLASS)), PER_CLASS)
+    labels = [f"{c} (n={table[c].get('support', '?')})" for c in classes]
+    ax.set_yticks(range(len(classes)), labels, fontsize=8 if len(classes) > 15 else 9)
+    ax.set_title(f"Per-class metrics — {_split(split)} split ({_decision_rule(metrics)})")
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    return fig
+
+
 # --- regression ----------------------------------------------------------------------------
 
 
-def predicted_vs_true(y: np.ndarray, p: np.ndarray, split: str) -> Figure:
+def predicted_vs_true(y: np.ndarray, p: np.ndarray, split: str, unit: str = "") -> Figure:
     """Scatter of predictions against the truth, with the identity line."""
     fig = _figure()
     ax = fig.subplots()
@@ -421,15 +462,15 @@ def predicted_vs_true(y: np.ndarray, p: np.ndarray, split: str) -> Figure:
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_aspect("equal")
-    ax.set_xlabel("true value")
-    ax.set_ylabel("predicted value")
+    ax.set_xlabel(f"true value{unit}")
+    ax.set_ylabel(f"predicted value{unit}")
     ax.set_title(f"Predicted vs true — {_split(split)} split")
     ax.legend(loc="upper left", fontsize="small")
     ax.grid(alpha=0.3)
     return fig
 
 
-def bland_altman(y: np.ndarray, p: np.ndarray, metrics: dict, split: str) -> Figure:
+def bland_altman(y: np.ndarray, p: np.ndarray, metrics: dict, split: str, unit="") -> Figure:
     """Difference (predicted − true) against the mean of the two, bias and ±1.96 SD limits."""
     diff = p - y
     mean = (p + y) / 2
@@ -450,8 +491,8 @@ def bland_altman(y: np.ndarray, p: np.ndarray, metrics: dict, split: str) -> Fig
     ax.axhline(high, color="C3", linestyle="--", label=f"bias ± 1.96 SD [{low:.3g}, {high:.3g}]")
     ax.axhline(low, color="C3", linestyle="--")
     ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_xlabel("mean of predicted and true")
-    ax.set_ylabel("predicted − true")
+    ax.set_xlabel(f"mean of predicted and true{unit}")
+    ax.set_ylabel(f"predicted − true{unit}")
     ax.set_title(f"Bland-Altman — {_split(split)} split")
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)

@@ -12,7 +12,7 @@ from pathlib import Path
 from dltrain.config import ExperimentConfig
 from dltrain.training import sanity
 from dltrain.training.events import SILENT, Listener
-from dltrain.training.session import checking
+from dltrain.training.session import SANITY_DETAIL, checking
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class CheckResult:
 
 def check(config: ExperimentConfig, listener: Listener = SILENT) -> CheckResult:
     with checking(config, listener) as session:
+        listener.phase("model", f"building {config.model.architecture}")
         model = session.model(steps=None)
         layers = [
             (layer.name, type(layer).__name__, str(tuple(layer.output.shape)), layer.count_params())
@@ -34,7 +35,7 @@ def check(config: ExperimentConfig, listener: Listener = SILENT) -> CheckResult:
         ]
         trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
         frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
-        listener.phase("sanity", "sanity suite")
+        listener.phase("sanity", SANITY_DETAIL)
         checks = session.suite()  # cached when this model, data and seed were checked
     data = session.data
     return CheckResult(data.manifest, data.path, data.hit, layers, (trainable, frozen), checks)

@@ -62,9 +62,10 @@ class StopSignals:
             raise Terminated() if self.received == signal.SIGTERM else KeyboardInterrupt()
 
 
-def phase(run_dir: Path, name: str) -> None:
-    """Records that the run has entered phase `name` (one of `PHASES`)."""
-    records.set_status(run_dir, "running", phase=name)
+def phase(run_dir: Path, name: str, **extra) -> None:
+    """Records that the run has entered phase `name` (one of `PHASES`), with `extra` fields
+    (e.g. `stopping`: why training stopped)."""
+    records.set_status(run_dir, "running", phase=name, **extra)
 
 
 @contextlib.contextmanager

@@ -144,6 +144,9 @@ class _Loop:
         state.epoch += 1
         state.step = 0
         self.save_state()
+        rate = _learning_rate(self.model)
+        if rate is not None:
+            self.listener.learning_rate(state.epoch - 1, rate)
         self.listener.epoch(state.epoch - 1, row, seconds)
         if self.dist.stopping(self.stop):
             self.stop.check()
@@ -243,6 +246,14 @@ def _diverged(
         f"(now {config.train.optimizer.learning_rate}), check the data for extreme values, "
         f"or add batch_norm.{kept}"
     )
+
+
+def _learning_rate(model) -> float | None:
+    """The optimiser's current learning rate (a schedule's value now), for the listener."""
+    try:
+        return float(model.optimizer.learning_rate.numpy())
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _write_history(path: Path, history: list[dict]) -> None:

@@ -19,7 +19,7 @@ split hashes as when the run started, or resuming is refused. A run trained on t
 
 from __future__ import annotations
 
-from dltrain import records, runs
+from dltrain import records, runs, tracking
 from dltrain.config import load_config
 from dltrain.data.cache import preprocess
 from dltrain.errors import DataError, DivergedError, UsageError
@@ -40,6 +40,7 @@ def resume(run_id: str, listener: Listener = SILENT) -> TrainResult:
     run_dir = runs.resolve_run(run_id)
     dataset = runs.read_json(run_dir / "dataset.json")
     config = recorded_config(run_dir, dataset)
+    tracking.check(config)  # the [mlflow] extra, if the run logs to MLflow
     dist = distribute.setup(config.train, listener)  # distributed: before any TF op
     with distribute.resume_folders(run_dir) as (lock, write_dir):
         _resumable(run_dir, run_id)
@@ -50,20 +51,27 @@ def resume(run_id: str, listener: Listener = SILENT) -> TrainResult:
             listener.warn(f"the lock of process {lock.stale_pid} was stale and has been removed")
         # distributed: non-chief workers write elsewhere; a lost worker is exit 4
         with guarded(write_dir) as stop, dist.failures(), framework.configured(config, listener):
-            if dist.is_chief:  # distributed: the run's files are the chief's
-                runs.clean_temporary(run_dir)
-                _repair_preprocessing(run_dir, session)
-                runs.run_subdir(run_dir, "checkpoints")
-            # distributed: the chief's suite is the run's; it has no collective operation
-            checks = session.sanity(run_dir) if dist.is_chief else []
-            phase(write_dir, "training")
-            model, state = _restored(run_dir, session)
-            session.fit(write_dir, model, stop, state)
-            if not dist.is_chief:
-                return TrainResult(None, None, {}, [], worker=dist.describe())
-            metrics, checks = session.test(run_dir, checks)
-            session.complete(run_dir)
-    return TrainResult(run_id, run_dir, metrics, checks)
+            with tracking.recording(session, run_dir, dist.is_chief):  # TensorBoard, MLflow
+                return _continue(run_dir, write_dir, session, stop, dist)
+
+
+def _continue(run_dir, write_dir, session: Session, stop, dist) -> TrainResult:
+    """What is left of the run: repairs, the sanity suite, training, test and report."""
+    if dist.is_chief:  # distributed: the run's files are the chief's
+        runs.clean_temporary(run_dir)
+        _repair_preprocessing(run_dir, session)
+        runs.run_subdir(run_dir, "checkpoints")
+    session.listener.run_started(run_dir, session.config)
+    # distributed: the chief's suite is the run's; it has no collective operation
+    checks = session.sanity(run_dir) if dist.is_chief else []
+    phase(write_dir, "training")
+    model, state = _restored(run_dir, session)
+    session.fit(write_dir, model, stop, state)
+    if not dist.is_chief:
+        return TrainResult(None, None, {}, [], worker=dist.describe())
+    metrics, checks = session.test(run_dir, checks)
+    session.complete(run_dir)
+    return TrainResult(run_dir.name, run_dir, metrics, checks)
 
 
 def _resumable(run_dir, run_id: str) -> None:

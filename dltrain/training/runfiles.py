@@ -42,6 +42,7 @@ def write_setup(run_dir: Path, session, argv: list[str]) -> None:
             "input_shape": manifest.get("input_shape"),
             "split": manifest["split"],
             "rare_classes": manifest.get("rare_classes"),  # merged or dropped (data.rare_classes)
+            "audit": manifest.get("audit"),  # the leakage audit, with the run (not only the cache)
             "rows": rows,
         },
     )

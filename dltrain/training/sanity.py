@@ -35,6 +35,7 @@ from dltrain.errors import SanityError
 from dltrain.evaluation import metrics as M
 from dltrain.evaluation.baselines import fit_baselines, target_values
 from dltrain.training import sanity_data, sanity_fit
+from dltrain.training.events import SILENT
 from dltrain.training.setup import new_model
 from dltrain.training.verdict import Check, rounded
 
@@ -90,6 +91,7 @@ def run_suite(
     feed,
     fresh: Fresh | None = None,
     run_steps: int | None = None,
+    listener=SILENT,
 ) -> list[Check]:
     """Runs every check before training, each from the same freshly initialised model.
 
@@ -113,14 +115,21 @@ def run_suite(
     if run_steps is None:
         run_steps = config.train.epochs * stream.steps(data, "train", config.train.batch_size)
     budget = sanity_fit.Budget(run_steps)
-    checks = [
-        initial_loss(fresh, task, n_classes, train, feed, config.train.batch_size),
-        sanity_fit.overfit_batch(fresh, config, loss, train, feed, budget),
-        sanity_fit.input_independent(fresh, config, loss, n_classes, train, val, feed, budget),
+    steps = [
+        lambda: [initial_loss(fresh, task, n_classes, train, feed, config.train.batch_size)],
+        lambda: [sanity_fit.overfit_batch(fresh, config, loss, train, feed, budget)],
+        lambda: [
+            sanity_fit.input_independent(fresh, config, loss, n_classes, train, val, feed, budget)
+        ],
     ]
     if sanity_data.applies(config, task):
-        checks.append(sanity_data.leaking_feature(task, train, val, transform))
-    checks += baseline_references(config, task, train, val, transform, feed)
+        steps.append(lambda: [sanity_data.leaking_feature(task, train, val, transform)])
+    steps.append(lambda: baseline_references(config, task, train, val, transform, feed))
+    checks: list[Check] = []
+    for done, step in enumerate(steps, 1):
+        new = step()
+        checks += new
+        listener.progress(done, len(steps), ", ".join(f"{c.name} {c.verdict}" for c in new))
     return checks
 
 

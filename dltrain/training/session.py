@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltrain import records, runs, tasks
+from dltrain import records, runs, tasks, tracking
 from dltrain.config import ExperimentConfig
 from dltrain.data.cache import Processed, preprocess
 from dltrain.errors import ConfigError, DivergedError, DltrainError, RunError
@@ -28,12 +28,14 @@ from dltrain.evaluation import final
 from dltrain.evaluation.calibration import check as recalibration_applies
 from dltrain.evaluation.predict import load_model
 from dltrain.evaluation.scoring import metric_names
-from dltrain.training import checkpoint, distribute, framework, loop, runfiles
+from dltrain.training import checkpoint, distribute, framework, loop, runfiles, stopping
 from dltrain.training.events import SILENT, Listener
 from dltrain.training.guard import guarded, phase
 from dltrain.training.loop import LoopState
 from dltrain.training.refit import Refit, train_and_val
 from dltrain.training.setup import class_weights, feeder, monitor_of, new_model
+
+SANITY_DETAIL = "initial loss, overfitting one batch, learning from the inputs, baselines"
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class Session:
         self.n_classes = len(data.manifest["classes"])
         self.kept = None  # the kept model once `fit` saved it as model.keras, for `test`
         self._suite_model = None  # the suite's model, kept for training (`suite`)
+        self.stopping: dict | None = None  # why training stopped, once it has
 
     @cached_property
     def feed(self):
@@ -158,7 +161,14 @@ class Session:
             return checks
         fresh = sanity.Fresh(self.built_model) if reuse and self.reusable() else None
         checks = sanity.run_suite(
-            self.config, self.task_name, self.n_classes, self.data, self.feed, fresh, self.steps
+            self.config,
+            self.task_name,
+            self.n_classes,
+            self.data,
+            self.feed,
+            fresh,
+            self.steps,
+            self.listener,
         )
         sanity_cache.store(self.data, key, checks)
         self._suite_model = fresh
@@ -178,7 +188,7 @@ class Session:
         if checks is None:
             if run_dir is not None:
                 phase(run_dir, "sanity")
-            self.listener.phase("sanity", "sanity suite")
+            self.listener.phase("sanity", SANITY_DETAIL)
             checks = self.suite(reuse=run_dir is not None)
             if run_dir is not None:
                 runs.write_json(run_dir / "sanity.json", sanity.as_json(checks))
@@ -194,7 +204,12 @@ class Session:
             labels = np.repeat(np.arange(len(counts)), list(counts.values()))
             weights = class_weights(self.config, self.task_name, labels, len(counts))
         feed = feeder(self.config, self.data, self.task_name, weights)
-        self.listener.phase("train", "training")
+        steps = self.steps // max(1, self.config.train.epochs)
+        self.listener.phase(
+            "train",
+            f"up to {self.config.train.epochs} epochs of {steps} batches, keeping the "
+            f"epoch with the best {self.monitor}",
+        )
         state = loop.run(
             model,
             self.config,
@@ -212,7 +227,9 @@ class Session:
         best_path = run_dir / "checkpoints" / "best.keras"
         if state.best is None or not best_path.exists():
             raise DivergedError(f"no epoch produced a finite {self.monitor}; nothing to keep")
-        phase(run_dir, "testing")
+        self.stopping = stopping.describe(state, self.config, self.monitor)
+        phase(run_dir, "testing", stopping=self.stopping)
+        self.listener.stopped(self.stopping)
         self.kept = load_model(best_path)
         checkpoint.save_model(self.kept, run_dir / "model.keras")
         records.record(run_dir, "model.keras")
@@ -224,13 +241,18 @@ class Session:
         "refit" says how it was trained)."""
         from dltrain.training import sanity
 
-        self.listener.phase("test", "scoring the test split")
+        boot = self.config.evaluate.bootstrap
+        self.listener.phase("test", f"scoring validation and test ({boot} bootstrap resamples)")
         results = final.test_once(run_dir, self, self.kept)
         results = final.external_once(run_dir, self, results)  # data.external, if any
+        if self.stopping is not None:  # metrics.json says why training stopped, too
+            results = {**results, "stopping": self.stopping}
         if self.refit is not None:
             results["refit"] = self.refit.as_json()
+        if self.stopping is not None or self.refit is not None:
             runs.write_json(run_dir / "metrics.json", results)
-        elif checks:
+        self.listener.tested(results)
+        if checks and self.refit is None:
             headline = results["val"].get(self.task.headline, {}).get("value")
             checks = [c for c in checks if c.name not in sanity.AFTER_TRAINING]  # resumed
             decided = results.get("baseline_decisions_val")
@@ -253,9 +275,10 @@ class Session:
         from dltrain.evaluation.report import write_report
 
         phase(run_dir, "report")
-        self.listener.phase("report", "plots and report")
-        write_report(run_dir)
+        self.listener.phase("report", "plots and report.html")
+        write_report(run_dir, listener=self.listener)
         records.set_status(run_dir, "completed", phase="done")
+        self.listener.finished(run_dir)
 
 
 def train(config: ExperimentConfig, argv: list[str], listener: Listener = SILENT) -> TrainResult:
@@ -301,19 +324,31 @@ def train_on_train_val(
 
 
 def _new_run(config: ExperimentConfig, argv: list[str], listener: Listener, chosen):
+    tracking.check(config)  # e.g. track.mlflow without the extra: refused before anything
     dist = distribute.setup(config.train, listener)  # distributed: before any TF op
-    listener.phase("preprocess", "preprocessing")
-    session = Session(config, preprocess(config), listener, chosen)  # config errors: no run yet
+    session = Session(config, _preprocessed(config, listener), listener, chosen)  # no run yet
     _check_init_from(config)
     with distribute.run_folder(config.name) as (run_id, run_dir):  # non-chief: a temp dir
         with runs.RunLock(run_dir, new=True), guarded(run_dir) as stop, dist.failures():
-            with framework.configured(config, listener):
+            # distributed: only the chief records (TensorBoard, MLflow)
+            with (
+                framework.configured(config, listener),
+                tracking.recording(session, run_dir, dist.is_chief),
+            ):
                 metrics, checks = _train_in(session, run_dir, argv, stop)
                 if dist.is_chief:
                     session.complete(run_dir)
     if not dist.is_chief:
         return TrainResult(None, None, {}, checks, worker=dist.describe())
     return TrainResult(run_id, run_dir, metrics, checks)
+
+
+def _preprocessed(config: ExperimentConfig, listener: Listener) -> Processed:
+    """The processed dataset (cached), told to the listener with its summary and audit."""
+    listener.phase("preprocess", "reading, checking and splitting the data")
+    data = preprocess(config)
+    listener.dataset(data.manifest, data.path, data.hit)
+    return data
 
 
 def _check_init_from(config: ExperimentConfig) -> None:
@@ -333,6 +368,7 @@ def _train_in(session: Session, run_dir: Path, argv: list[str], stop, on_epoch=N
     if session.refit is not None:
         session.refit.write(run_dir)  # before config.yaml: resume reads it
     runfiles.write_setup(run_dir, session, argv)
+    session.listener.run_started(run_dir, session.config)
     checks = session.sanity(run_dir)
     phase(run_dir, "training")
     model = session.built_model()  # the same with or without the sanity suite before it
@@ -357,15 +393,16 @@ def trial(
     """
     session = Session(config, data)
     with runs.RunLock(run_dir), guarded(run_dir) as stop, framework.configured(config):
-        state, _ = _train_in(session, run_dir, argv, stop, on_epoch, test=False)
+        with tracking.recording(session, run_dir):
+            state, _ = _train_in(session, run_dir, argv, stop, on_epoch, test=False)
     return state
 
 
 @contextlib.contextmanager
 def checking(config: ExperimentConfig, listener: Listener = SILENT):
     """A session for `dltrain check` (preprocessed, framework state set); trains nothing."""
-    listener.phase("preprocess", "preprocessing")
-    session = Session(config, preprocess(config), listener)
+    tracking.check(config)
+    session = Session(config, _preprocessed(config, listener), listener)
     with framework.configured(config, listener):
         yield session
 

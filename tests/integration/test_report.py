@@ -32,16 +32,20 @@ PLOTS = {
     "regression": {"learning_curves", "predicted_vs_true_test", "bland_altman_test"},
 }
 SECTIONS = [
+    "summary",
     "data",
+    "training",
     "sanity",
     "metrics",
     "baselines",
     "operating-point",
+    "wrong",
     "plots",
     "config",
     "environment",
     "checklist",
 ]
+HEADLINE_NAMES = {"binary": "ROC AUC", "multiclass": "balanced accuracy", "regression": "R²"}
 SANITY = {
     "checks": [
         {
@@ -77,6 +81,8 @@ def trained_runs(tmp_path_factory, cli):
         text = BASIC_CONFIG.replace("name: demo", f"name: {task}").replace(
             "table.csv", f"{task}.csv"
         )
+        if task == "regression":  # errors in the target's unit
+            text = text.replace("  id: patient", "  id: patient\n  unit: mmHg")
         config = write_config(root, text, name=f"{task}.yaml")
         result = cli("train", config)
         assert result.exit_code == 0, result.output
@@ -117,8 +123,12 @@ def test_report_has_every_section_and_plot(trained_runs, cli, task):
     assert len(embedded) == len(pngs) == html.count("<img ")
     assert {p.read_bytes() for p in pngs} == set(embedded)
     metrics = json.loads((run / "metrics.json").read_text())
-    headline = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}[task]
-    assert f'<tr class="headline"><td>{headline} ↑</td>' in html
+    headline = HEADLINE_NAMES[task]
+    assert f'<tr class="headline"><td data-label="metric">{headline}' in html
+    assert html.index('id="summary"') < html.index('id="data"')  # the summary comes first
+    assert "What was predicted." in html and "Against simple baselines." in html
+    assert metrics["stopping"]["message"][1:] in html  # why training stopped
+    assert "Leakage audit" in html and "tune:" not in html  # no unused section
     for baseline in metrics["baselines"]:
         assert f"{baseline} baseline, test" in html
     assert 'class="flag' in html  # the verdict against the baselines is always shown
@@ -127,6 +137,11 @@ def test_report_has_every_section_and_plot(trained_runs, cli, task):
         assert "threshold" in html and "fixed in the config" in html
     if task == "multiclass":
         assert "most probable class" in html
+    if task == "regression":
+        assert "mean absolute error" in html and "loa_low" not in html
+        assert re.search(r"lower limit of agreement \(95%\)</td><td[^>]*>-?\d+\.\d+ mmHg", html)
+    if task != "regression":
+        assert "no spread ‡" in html  # the majority baseline's zero-width intervals, flagged
 
 
 def test_sanity_checks_are_shown_escaped(trained_runs, cli):

@@ -1,4 +1,5 @@
-"""The report in a real browser: headless Chromium loads every plot, logs no error, screenshots.
+"""The report in a real browser: headless Chromium loads every plot, logs no error, nothing
+overflows its box at desktop (1280 px) and phone (390 px) widths; screenshots of both.
 
 Needs Debian's `chromium` and `chromium-driver` packages and `selenium` (dev extra);
 `.ci/run` installs the packages. Without them the test is skipped locally and fails
@@ -27,8 +28,24 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-WIDTH = 1280
-MAX_HEIGHT = 12000
+WIDTHS = {"desktop": 1280, "phone": 390}
+MAX_HEIGHT = 16000
+SECTIONS = ("summary", "data", "training", "metrics", "wrong", "plots", "config")
+OVERFLOW = """
+const boxes = document.querySelectorAll(
+  'body, header, nav, section, table, pre, figure, img, .flag, .summary, .gallery, .card, footer');
+const bad = [];
+for (const el of boxes) {
+  if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) {
+    bad.push(`${el.tagName}#${el.id}.${el.className}: ${el.scrollWidth} > ${el.clientWidth}`);
+  }
+  const box = el.getBoundingClientRect();
+  if (box.right > window.innerWidth + 1) {
+    bad.push(`${el.tagName}#${el.id}.${el.className} ends at ${box.right} px`);
+  }
+}
+return bad;
+"""
 
 
 def _browser() -> tuple[str, str]:
@@ -51,6 +68,14 @@ def _browser() -> tuple[str, str]:
     return chromium, driver
 
 
+def _viewport(driver, width: int, height: int, mobile: bool) -> None:
+    """Emulates a screen of `width` x `height` CSS pixels (a phone's, with `mobile`)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, cli):
     """A tiny finished binary run and its report.html."""
@@ -68,7 +93,10 @@ def report(tmp_path_factory, cli):
     mp.undo()
 
 
-def test_report_renders_in_chromium(report, tmp_path, tmp_path_factory, capsys, record_property):
+@pytest.mark.parametrize("device", list(WIDTHS))
+def test_report_renders_in_chromium(
+    report, device, tmp_path, tmp_path_factory, capsys, record_property
+):
     chromium, chromedriver = _browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -78,7 +106,8 @@ def test_report_renders_in_chromium(report, tmp_path, tmp_path_factory, capsys, 
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    options.add_argument(f"--window-size={WIDTH},4000")
+    width = WIDTHS[device]
+    options.add_argument(f"--window-size={width},4000")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
     try:
@@ -101,14 +130,21 @@ def test_report_renders_in_chromium(report, tmp_path, tmp_path_factory, capsys, 
         assert [name for name in fetched if not name.startswith("data:")] == []
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == [], severe
+        _viewport(driver, width, 900, mobile=device == "phone")  # Chromium's windows: >= 500 px
+        assert driver.execute_script("return window.innerWidth") == width
+        for key in SECTIONS:  # the new sections are there, and shown
+            assert driver.execute_script(
+                f"const s = document.getElementById('{key}'); return !!s && s.offsetHeight > 0"
+            ), key
+        assert driver.execute_script(OVERFLOW) == []  # nothing wider than its box or the page
 
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(WIDTH, min(int(height) + 40, MAX_HEIGHT))
-        shot = tmp_path_factory.getbasetemp() / "report-screenshot.png"
+        _viewport(driver, width, min(int(height) + 40, MAX_HEIGHT), mobile=device == "phone")
+        shot = tmp_path_factory.getbasetemp() / f"report-{device}.png"
         assert driver.save_screenshot(str(shot))
     finally:
         driver.quit()
-    assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and shot.stat().st_size > 50_000
+    assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and shot.stat().st_size > 30_000
     record_property("screenshot", str(shot))
     with capsys.disabled():
         print(f"\nreport screenshot: {shot}")

@@ -31,7 +31,16 @@ def test_python_dash_m_works():
 
 def test_every_command_has_help():
     runner = CliRunner()
-    for command in ("preprocess", "train", "evaluate", "predict", "export", "runs"):
+    for command in (
+        "init",
+        "config",
+        "preprocess",
+        "train",
+        "evaluate",
+        "predict",
+        "export",
+        "runs",
+    ):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
     assert "--set" in runner.invoke(app, ["train", "--help"]).output

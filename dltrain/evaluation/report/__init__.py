@@ -10,15 +10,19 @@ comes from the user's data or config is escaped with `html.escape`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 from dltrain import __version__, records, runs, tasks
 from dltrain.errors import RunError
 from dltrain.evaluation.plots import make_plots
-from dltrain.evaluation.report.external import external_section
 from dltrain.evaluation.report.checklist import checklist_section
+from dltrain.evaluation.report.external import external_section
+from dltrain.evaluation.report.gallery import gallery
 from dltrain.evaluation.report.page import CSS
+from dltrain.evaluation.report.run import _optional_json, _Run
 from dltrain.evaluation.report.sections import (
     _config,
     _confusion,
@@ -27,17 +31,55 @@ from dltrain.evaluation.report.sections import (
     _header,
     _metrics,
     _operating_point,
-    _optional_json,
     _per_class,
     _plots,
-    _Run,
     _sanity,
     _stages,
 )
+from dltrain.evaluation.report.summary import summary, training
 from dltrain.evaluation.report.verdicts import baselines_section
+from dltrain.training.events import SILENT, Listener
 
 
-def report_run(run_id: str) -> Path:
+@dataclass(frozen=True)
+class Section:
+    """One section of the page: its anchor, its title, its HTML from the run's files (and
+    the plots drawn), and whether it applies to the run (a section whose HTML is empty is
+    left out too)."""
+
+    key: str
+    title: str
+    build: Callable[[_Run, list[Path]], str]
+    applies: Callable[[_Run], bool] = lambda run: True
+
+
+def _classes(run: _Run) -> bool:
+    return tasks.get(run.task).exclusive
+
+
+SECTIONS: list[Section] = [
+    Section("summary", "Summary", lambda run, plots: summary(run)),
+    Section("data", "Data, splits and leakage audit", lambda run, plots: _data(run)),
+    Section("training", "Training: why it stopped", lambda run, plots: training(run)),
+    Section("stages", "Training stages", lambda run, plots: _stages(run.dir)),
+    Section("sanity", "Sanity checks", lambda run, plots: _sanity(run)),
+    Section("metrics", "Metrics", lambda run, plots: _metrics(run)),
+    Section("external", "External test set", lambda run, plots: external_section(run)),
+    Section("baselines", "Against the baselines", lambda run, plots: baselines_section(run)),
+    Section("operating-point", "Operating point", lambda run, plots: _operating_point(run)),
+    Section("per-class", "Per-class metrics", lambda run, plots: _per_class(run), _classes),
+    Section("confusion", "Confusion matrix", lambda run, plots: _confusion(run), _classes),
+    Section("wrong", "Most confidently wrong test samples", lambda run, plots: gallery(run)),
+    Section("plots", "Plots", lambda run, plots: _plots(plots)),
+    Section("config", "Configuration", lambda run, plots: _config(run)),
+    Section("environment", "Environment", lambda run, plots: _environment(run)),
+    Section("checklist", "Reporting checklist", lambda run, plots: checklist_section(run)),
+]
+"""The page, in order. A new section is one more `Section` here (e.g. inserted after
+"metrics"), built by a function of the run's files in its own module."""
+
+
+def report_run(run_id: str, listener: Listener = SILENT) -> Path:
     """Rebuilds the plots and report of a completed run, holding the run's lock.
 
     A run stopped while it wrote its report (status.json's phase "report": its results
@@ -45,6 +87,7 @@ def report_run(run_id: str) -> Path:
 
     Args:
         run_id: a run id, e.g. ``breast-cancer-3``.
+        listener: told of each plot drawn. Defaults to `SILENT`.
 
     Returns:
         The path of report.html.
@@ -67,13 +110,15 @@ def report_run(run_id: str) -> Path:
                 "train CONFIG) or restore the file"
             )
         runs.clean_temporary(run_dir)
-        path = write_report(run_dir)
+        path = write_report(run_dir, listener=listener)
         if finishing:
             records.set_status(run_dir, "completed", phase="done")
         return path
 
 
-def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
+def write_report(
+    run_dir: Path, plots: list[Path] | None = None, listener: Listener = SILENT
+) -> Path:
     """Writes `run_dir/report.html`: one self-contained page describing the run.
 
     It draws the plots first (`make_plots`) unless they are given. It does not check
@@ -82,6 +127,7 @@ def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
     Args:
         run_dir: a run folder holding at least metrics.json.
         plots: PNG files to embed. Defaults to None: draw them with `make_plots`.
+        listener: told of each plot as it is drawn (`progress`). Defaults to `SILENT`.
 
     Returns:
         The path of report.html.
@@ -98,7 +144,7 @@ def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
         )
     run = _Run(run_dir)
     if plots is None:
-        plots = make_plots(run_dir)
+        plots = make_plots(run_dir, lambda done, name: listener.progress(done, 0, name))
     sections = _sections(run, plots)
     nav = " ".join(f'<a href="#{key}">{escape(title)}</a>' for key, title, _ in sections)
     body = "\n".join(
@@ -122,28 +168,9 @@ def write_report(run_dir: Path, plots: list[Path] | None = None) -> Path:
 
 
 def _sections(run: _Run, plots: list[Path]) -> list[tuple[str, str, str]]:
-    """(anchor, title, HTML) of each section, in page order."""
-    sections = [
-        ("data", "Data", _data(run)),
-        ("sanity", "Sanity checks", _sanity(run)),
-        ("metrics", "Metrics", _metrics(run)),
-        ("baselines", "Against the baselines", baselines_section(run)),
-        ("operating-point", "Operating point", _operating_point(run)),
-    ]
-    external = external_section(run)  # data.external: scored apart from the internal test
-    if external is not None:
-        sections.insert(3, ("external", "External test set", external))
-    stages = _stages(run.dir)
-    if stages:
-        sections.insert(2, ("stages", "Training stages", stages))
-    if tasks.get(run.task).exclusive:
-        sections += [
-            ("per-class", "Per-class metrics", _per_class(run)),
-            ("confusion", "Confusion matrix", _confusion(run)),
-        ]
-    return sections + [
-        ("plots", "Plots", _plots(plots)),
-        ("config", "Configuration", _config(run)),
-        ("environment", "Environment", _environment(run)),
-        ("checklist", "Reporting checklist", checklist_section(run)),
+    """(anchor, title, HTML) of each section that applies to the run, in page order."""
+    return [
+        (section.key, section.title, html)
+        for section in SECTIONS
+        if section.applies(run) and (html := section.build(run, plots))
     ]

@@ -26,16 +26,49 @@ CAPTIONS = {
     "95% limits of agreement.",
 }
 WIDE = {"learning_curves"}
+NAMES = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC (average precision)",
+    "f1": "F1 score",
+    "sensitivity": "sensitivity (recall)",
+    "specificity": "specificity",
+    "ppv": "positive predictive value (precision)",
+    "npv": "negative predictive value",
+    "brier": "Brier score (error of the probabilities)",
+    "mae": "mean absolute error",
+    "rmse": "root mean squared error",
+    "r2": "R² (share of the variance explained)",
+    "bias": "mean difference, predicted − true",
+    "loa_low": "lower limit of agreement (95%)",
+    "loa_high": "upper limit of agreement (95%)",
+    "mse": "mean squared reconstruction error",
+    "anomaly_roc_auc": "anomaly ROC AUC",
+}
+"""Plain names of the metrics for a reader who is not a statistician."""
+MEANINGS = {
+    "roc_auc": "the chance that a randomly chosen {positive} case scores higher than a randomly "
+    "chosen other one (0.5 is guessing, 1 is perfect)",
+    "balanced_accuracy": "the mean share of each class recognised correctly (1/{classes} is "
+    "guessing, 1 is perfect)",
+    "r2": "the share of the variation in {target} the model explains (0 is no better than "
+    "predicting the mean, 1 is perfect)",
+    "mse": "how far the reconstruction is from the input, on average (lower is better)",
+}
+IN_UNITS = {"mae", "rmse", "bias", "loa_low", "loa_high"}  # in the target's unit
+DEGENERATE = 1e-12  # an interval narrower than this did not vary over the resamples
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: #1b1f24; background: #fff; margin: 0 auto; max-width: 1180px; padding: 0 24px 48px; }
+       color: #1b1f24; background: #fff; margin: 0 auto; max-width: 1180px; padding: 0 24px 48px;
+       overflow-wrap: anywhere; }
 h1 { font-size: 1.6em; margin: 28px 0 4px; }
 h2 { font-size: 1.25em; margin: 36px 0 10px; padding-bottom: 4px;
      border-bottom: 2px solid #d0d7de; }
 h3 { font-size: 1.05em; margin: 18px 0 6px; }
-nav { margin: 12px 0; font-size: 0.92em; }
-nav a { margin-right: 14px; color: #0b5cad; text-decoration: none; }
+nav { margin: 12px 0; font-size: 0.92em; display: flex; flex-wrap: wrap; gap: 4px 14px; }
+nav a { color: #0b5cad; text-decoration: none; }
 table { border-collapse: collapse; margin: 6px 0 10px; font-size: 0.92em; }
 th, td { border: 1px solid #d0d7de; padding: 4px 10px; text-align: right; vertical-align: top; }
 th { background: #f3f5f7; text-align: left; }
@@ -46,7 +79,8 @@ td.diag { font-weight: 700; background: #e8f1fb; }
 caption { caption-side: bottom; text-align: left; color: #57606a; font-size: 0.9em;
           padding-top: 4px; }
 code, pre { font: 0.88em/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 10px 12px; overflow-x: auto; }
+pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 10px 12px;
+      white-space: pre-wrap; overflow-wrap: anywhere; }
 .meta { color: #57606a; margin: 2px 0; }
 .muted { color: #57606a; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 700;
@@ -58,12 +92,33 @@ pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 10px 12px; overfl
 .flag.bad { border-color: #cf222e; background: #ffebe9; }
 .flag.warn { border-color: #9a6700; background: #fff8c5; }
 .flag.good { border-color: #1a7f37; background: #dafbe1; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 18px; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(480px, 100%), 1fr));
+         gap: 18px; }
+.summary { font-size: 1.05em; }
+.summary p { margin: 6px 0; }
+.degenerate { color: #9a6700; font-size: 0.9em; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(170px, 100%), 1fr));
+           gap: 12px; }
+.card { border: 1px solid #d0d7de; padding: 8px; font-size: 0.88em; }
+.card img { display: block; width: 100%; height: auto; image-rendering: pixelated; }
+.card blockquote { margin: 0 0 6px; padding: 4px 8px; background: #f6f8fa; }
 figure { margin: 0; border: 1px solid #d0d7de; padding: 8px; }
 figure.wide { grid-column: 1 / -1; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { color: #57606a; font-size: 0.88em; margin-top: 6px; }
 footer { margin-top: 40px; color: #57606a; font-size: 0.85em; }
+@media (max-width: 640px) {
+  body { padding: 0 12px 32px; font-size: 14px; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: auto; }
+  table.stack thead { display: none; }
+  table.stack tr { border: 1px solid #d0d7de; margin: 0 0 8px; }
+  table.stack td { border: none; border-bottom: 1px solid #eaeef2; text-align: right; }
+  table.stack td::before { content: attr(data-label); float: left; font-weight: 600;
+                           padding-right: 8px; text-align: left; }
+  table.stack td:first-child { text-align: left; background: #f3f5f7; font-weight: 600; }
+  table.stack td:first-child::before { content: none; }
+  table.stack caption { display: block; }
+}
 """
 
 
@@ -78,12 +133,37 @@ def _num(value: Any, digits: int = 3) -> str:
     return escape(str(value))
 
 
-def _ci(m: dict | None) -> str:
+def metric_name(name: str) -> str:
+    return escape(NAMES.get(name, name.replace("_", " ")))
+
+
+def degenerate(m: dict | None) -> bool:
+    """An interval of zero width: every resample gave the same value (e.g. a constant
+    baseline), so it says nothing about the uncertainty."""
+    return bool(
+        m
+        and m.get("low") is not None
+        and m.get("high") is not None
+        and abs(m["high"] - m["low"]) < DEGENERATE
+    )
+
+
+def _ci(m: dict | None, unit: str = "") -> str:
+    """ "0.912 (0.850–0.960)", with the unit; a zero-width interval is flagged."""
     if not m or m.get("value") is None:
         return "n/a"
+    value = f"{_num(m['value'])}{escape(unit)}"
     if m.get("low") is None or m.get("high") is None:
-        return _num(m["value"])
-    return f"{_num(m['value'])} <span class=muted>({_num(m['low'])}–{_num(m['high'])})</span>"
+        return value
+    if degenerate(m):
+        return f'{value} <span class="degenerate" title="{DEGENERATE_NOTE}">(no spread ‡)</span>'
+    return f"{value} <span class=muted>({_num(m['low'])}–{_num(m['high'])})</span>"
+
+
+DEGENERATE_NOTE = (
+    "‡ a degenerate interval: every bootstrap resample gave the same value (e.g. a baseline "
+    "that always predicts the same), so it says nothing about the uncertainty"
+)
 
 
 def _table(
@@ -91,19 +171,33 @@ def _table(
 ) -> str:
     """An HTML table; header and cells must already be escaped HTML."""
     head = "".join(f"<th>{h}</th>" for h in header)
+    labels = [_label(h) for h in header]
     lines = []
     for i, row in enumerate(rows):
         cls = row_class(i) if row_class else None
         attr = f' class="{cls}"' if cls else ""
-        lines.append(f"<tr{attr}>" + "".join(_cell(c) for c in row) + "</tr>")
+        cells = "".join(_cell(c, labels[j] if j < len(labels) else "") for j, c in enumerate(row))
+        lines.append(f"<tr{attr}>{cells}</tr>")
     cap = f"<caption>{caption}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    return (
+        f'<table class="stack">{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(lines)}</tbody></table>"
+    )
 
 
-def _cell(cell: str | tuple[str, str]) -> str:
+def _label(header_html: str) -> str:
+    """A header as plain text for a `data-label` attribute (a stacked cell's label)."""
+    import re
+    from html import unescape
+
+    return escape(unescape(re.sub(r"<[^>]+>", "", header_html)), quote=True)
+
+
+def _cell(cell: str | tuple[str, str], label: str = "") -> str:
+    data = f' data-label="{label}"' if label else ""
     if isinstance(cell, tuple):  # (html, css class)
-        return f'<td class="{cell[1]}">{cell[0]}</td>'
-    return f"<td>{cell}</td>"
+        return f'<td class="{cell[1]}"{data}>{cell[0]}</td>'
+    return f"<td{data}>{cell}</td>"
 
 
 def _badge(text: str) -> str:

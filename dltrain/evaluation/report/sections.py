@@ -6,13 +6,13 @@ import base64
 import json
 from html import escape
 from pathlib import Path
-from typing import Any
 
-from dltrain import records, runs, tasks
-from dltrain.errors import RunError
-from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS, better
+from dltrain import tasks
+from dltrain.evaluation.metrics import HEADLINE, LOWER_IS_BETTER, NO_DIRECTION, PER_CLASS
 from dltrain.evaluation.report.page import (
     CAPTIONS,
+    DEGENERATE_NOTE,
+    IN_UNITS,
     SPLIT_NAMES,
     SPLITS,
     WIDE,
@@ -22,58 +22,10 @@ from dltrain.evaluation.report.page import (
     _num,
     _table,
     _value,
+    degenerate,
+    metric_name,
 )
-
-# --- the run's files -----------------------------------------------------------------------
-
-
-def _optional_json(path: Path) -> Any:
-    return runs.read_json(path) if path.is_file() else None
-
-
-def _optional_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8") if path.is_file() else None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}") from None
-
-
-class _Run:
-    """The files of a run folder, read once; optional ones are None when absent."""
-
-    def __init__(self, run_dir: Path):
-        run = records.Run(run_dir)
-        self.dir = run_dir
-        self.id = run.id
-        self.metrics: dict = run.metrics.model_dump(mode="json", exclude_unset=True)
-        self.task: str = run.metrics.task
-        if self.task not in tasks.TASKS:
-            raise RunError(
-                f"{run_dir / 'metrics.json'} names no known task ({self.task!r}); the file is "
-                "damaged or not from dltrain"
-            )
-        self.status: dict = (
-            run.status.model_dump(mode="json", exclude_unset=True)
-            if (run_dir / "status.json").is_file()
-            else {}
-        )
-        self.dataset: dict | None = (
-            run.dataset.model_dump(mode="json", exclude_unset=True)
-            if (run_dir / "dataset.json").is_file()
-            else None
-        )
-        self.environment: dict | None = _optional_json(run_dir / "environment.json")
-        self.sanity: dict | None = _optional_json(run_dir / "sanity.json")
-        self.config: str | None = _optional_text(run_dir / "config.yaml")
-        self.command: str | None = _optional_text(run_dir / "command.txt")
-        self.manifest: dict | None = None
-        cache = (self.dataset or {}).get("cache")
-        if cache and (Path(cache) / "manifest.json").is_file():
-            try:
-                self.manifest = json.loads((Path(cache) / "manifest.json").read_text())
-            except (OSError, ValueError):
-                self.manifest = None  # the cache is an extra; the run folder is the record
-
+from dltrain.evaluation.report.run import _optional_text, _Run
 
 # --- sections ------------------------------------------------------------------------------
 
@@ -146,7 +98,55 @@ def _data(run: _Run) -> str:
         names = ", ".join(escape(str(f)) for f in features)
         out.append(f"<details><summary>{len(features)} model inputs</summary><p>{names}</p>")
         out.append("</details>")
+    out.append(_audit(run))
     return "\n".join(out)
+
+
+def _audit(run: _Run) -> str:
+    """The leakage audit of the split, as checked when the data was preprocessed."""
+    audit = run.audit
+    if not audit:
+        return "<h3>Leakage audit</h3><p>Not recorded for this run.</p>"
+    dup = audit.get("duplicates") or {}
+    across = (dup.get("across_splits") or {}).get("inputs", 0)
+    within = sum((dup.get("within_split") or {}).values())
+    items = [
+        (
+            "identical inputs in two splits",
+            f"{across}" + (" (allowed by data.allow_duplicates)" if across else " — none"),
+        ),
+        ("repeated inputs within a split", str(within)),
+    ]
+    groups = audit.get("groups")
+    if groups:
+        n = groups.get("in_several_splits", 0)
+        items.append((f"{escape(str(groups.get('column')))} groups in two splits", f"{n}"))
+    classes = audit.get("classes")
+    if classes:
+        items.append(("classes missing from a split", str(classes.get("missing_from_a_split", 0))))
+    imb = audit.get("imbalance")
+    if imb:
+        items.append(
+            (
+                "class balance (training split)",
+                f"smallest class {escape(str(imb.get('minority_class')))}: "
+                f"{float(imb.get('minority_share', 0)):.1%}; "
+                f"{'strongly imbalanced' if imb.get('strong') else 'not strongly imbalanced'}",
+            )
+        )
+    flags = "".join(
+        f'<div class="flag warn">{escape(str(w))}</div>' for w in audit.get("warnings", [])
+    )
+    verdict = (
+        "no leakage found"
+        if not across and not (groups or {}).get("in_several_splits")
+        else "see below"
+    )
+    return (
+        f"<h3>Leakage audit</h3><p>Checked when the data was split: {verdict}.</p>"
+        + _kv([(escape(k), escape(v)) for k, v in items])
+        + flags
+    )
 
 
 def _missing(run: _Run) -> str:
@@ -199,14 +199,21 @@ def _metrics(run: _Run) -> str:
             return ""
         return " ↓" if name in LOWER_IS_BETTER else " ↑"
 
+    unit = run.unit
+
+    def shown(value, name):
+        return _ci(value, unit if name in IN_UNITS else "")
+
     rows = [
         [
-            escape(name) + arrow(name),
-            *(_ci(m[s].get(name)) for s in splits),
-            *(_ci(b.get(name)) for b in baselines.values()),
+            metric_name(name) + arrow(name),
+            *(shown(m[s].get(name), name) for s in splits),
+            *(shown(b.get(name), name) for b in baselines.values()),
         ]
         for name in names
     ]
+    flat = [v for s in splits for v in m[s].values()]
+    flat += [v for b in baselines.values() for v in b.values()]
     n = m.get("n") or {}
     header = [
         "metric",
@@ -217,9 +224,13 @@ def _metrics(run: _Run) -> str:
     caption = (
         f"Value and {pct}% percentile-bootstrap interval ({escape(str(m.get('bootstrap')))} "
         "resamples). ↑ higher is better, ↓ lower is better. Baselines are fitted on the "
-        f"training split and scored on test. The headline metric ({escape(str(headline))}) "
+        f"training split and scored on test. The headline metric ({metric_name(headline)}) "
         "is highlighted."
     )
+    if any(degenerate(v) for v in flat if isinstance(v, dict)):
+        caption += f" {DEGENERATE_NOTE}."
+    if unit:
+        caption += f" Errors and limits of agreement are in {escape(unit.strip())}."
     table = _table(
         header,
         rows,
@@ -241,32 +252,33 @@ def _baseline_flag(run: _Run, headline: str | None) -> str:
             f'<div class="flag warn">The headline metric {escape(str(headline))} was not '
             "recorded on test, so the model is not compared with the baselines.</div>"
         )
-    losses, overlaps = [], []
+    from dltrain.evaluation.report.summary import TIE, WORSE, verdict
+
+    said = {TIE: [], WORSE: []}
     for name, b in (m.get("baselines") or {}).items():
         ref = b.get(headline) or {}
         if ref.get("value") is None:
             continue
-        if not better(headline, test["value"], ref["value"]):
-            losses.append(
+        found = verdict(headline, test, ref)
+        if found in said:
+            said[found].append(
                 f"the <b>{escape(name)}</b> baseline ({_num(test['value'])} vs "
                 f"{_num(ref['value'])})"
             )
-        elif test.get("low") is not None and ref.get("high") is not None:
-            if test["low"] <= ref["high"]:
-                overlaps.append(escape(name))
-    if losses:
+    what = metric_name(headline)
+    if said[WORSE]:
         return (
-            f'<div class="flag bad"><b>The model does not beat</b> {"; ".join(losses)} on test '
-            f"{escape(headline)}. A trivial or linear model does as well: revisit the data and "
-            "the model before using it.</div>"
+            f'<div class="flag bad"><b>The model is worse than</b> {"; ".join(said[WORSE])} on '
+            f"test {what}, by more than the intervals: revisit the data and the model before "
+            "using it.</div>"
         )
-    text = f"The model beats every baseline on test {escape(headline)}."
-    if overlaps:
+    if said[TIE]:
         return (
-            f'<div class="flag warn">{text} Its 95% interval overlaps that of the '
-            f"{', '.join(overlaps)} baseline(s), so the lead may be chance.</div>"
+            f'<div class="flag warn"><b>A tie</b> with {"; ".join(said[TIE])} on test {what}: '
+            "the 95% intervals overlap, so the model cannot be told apart from the simpler "
+            "one on this test set.</div>"
         )
-    return f'<div class="flag good">{text}</div>'
+    return f'<div class="flag good">The model beats every baseline on test {what}.</div>'
 
 
 def _operating_point(run: _Run) -> str:
@@ -366,13 +378,37 @@ def _plots(paths: list[Path]) -> str:
     return '<div class="plots">\n' + "\n".join(figures) + "\n</div>"
 
 
+UNUSED = ("tune",)  # sections `dltrain train` never reads
+
+
 def _config(run: _Run) -> str:
+    """The resolved config, without what this run did not use (the tune section, settings
+    left unset); config.yaml in the run folder holds all of it."""
+    import yaml
+
     if run.config is None:
         return "<p>config.yaml: not recorded.</p>"
+    settings = run.settings
+    if not settings:
+        return f"<pre>{escape(run.config)}</pre>"
+    used = _without_unset({k: v for k, v in settings.items() if k not in UNUSED})
+    text = yaml.safe_dump(used, sort_keys=False, allow_unicode=True)
     return (
-        "<p class=muted>The resolved config (defaults filled in): it re-creates this run.</p>"
-        f"<pre>{escape(run.config)}</pre>"
+        "<p class=muted>The resolved config (defaults filled in), without the settings this "
+        "run did not use (the tune section, options left unset); the run's config.yaml holds "
+        f"all of it and re-creates the run.</p><pre>{escape(text)}</pre>"
     )
+
+
+def _without_unset(value, top: bool = True):
+    """Drops null settings (options not used), except data.target (null means no label)."""
+    if isinstance(value, dict):
+        return {
+            k: _without_unset(v, False)
+            for k, v in value.items()
+            if v is not None or (k == "target" and not top)
+        }
+    return value
 
 
 def _environment(run: _Run) -> str:

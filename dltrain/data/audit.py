@@ -69,23 +69,8 @@ def leakage_audit(
         >>> audit["duplicates"]["across_splits"]["inputs"]
         0
     """
-    warnings: list[str] = []
     duplicates = _duplicates(hashes, parts, where_row, hash_description, allow_duplicates)
-    across = duplicates["across_splits"]
-    if across["inputs"]:  # only reached when allowed
-        warnings.append(
-            f"{across['inputs']} input(s) occur in more than one split "
-            f"({_by_split(across['rows_by_split'])}); allowed by data.allow_duplicates, so "
-            "test metrics may be optimistic"
-        )
     imbalance = _imbalance(labels, classes, parts["train"]) if labels is not None else None
-    if imbalance is not None and imbalance["strong"]:
-        warnings.append(
-            f"class {imbalance['minority_class']!r} is {imbalance['minority_share']:.1%} of the "
-            f"training split ({imbalance['ratio']:g} {imbalance['majority_class']!r} rows per "
-            f"{imbalance['minority_class']!r} row); accuracy is misleading here: read balanced "
-            "accuracy, sensitivity and PR-AUC, and consider train.class_weight: balanced"
-        )
     return {
         "groups": None
         if groups is None
@@ -100,8 +85,28 @@ def leakage_audit(
         "duplicates": duplicates,
         "imbalance": imbalance,
         "test_sha256": test_sha256,
-        "warnings": warnings,
+        "warnings": _warnings(duplicates, imbalance),
     }
+
+
+def _warnings(duplicates: dict, imbalance: dict | None) -> list[str]:
+    """The audit's warnings: duplicates across splits (only when allowed), strong imbalance."""
+    warnings: list[str] = []
+    across = duplicates["across_splits"]
+    if across["inputs"]:  # only reached when allowed
+        warnings.append(
+            f"{across['inputs']} input(s) occur in more than one split "
+            f"({_by_split(across['rows_by_split'])}); allowed by data.allow_duplicates, so "
+            "test metrics may be optimistic"
+        )
+    if imbalance is not None and imbalance["strong"]:
+        warnings.append(
+            f"class {imbalance['minority_class']!r} is {imbalance['minority_share']:.1%} of the "
+            f"training split ({imbalance['ratio']:g} {imbalance['majority_class']!r} rows per "
+            f"{imbalance['minority_class']!r} row); accuracy is misleading here: read balanced "
+            "accuracy, sensitivity and PR-AUC, and consider train.class_weight: balanced"
+        )
+    return warnings
 
 
 def row_hashes(frame: pd.DataFrame, columns: Columns, source: Path) -> np.ndarray:

@@ -5,6 +5,7 @@ and the cache hold none of the identifying header fields the files carry."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -159,7 +160,8 @@ def test_no_patient_in_two_splits(trained, name):
     for split in ("train", "val", "test"):
         preds = root / "runs" / runs[name] / "predictions" / f"{split}.csv"
         if split == "train":
-            cache = next((root / "cache").glob(f"{name}-*"))
+            run = root / "runs" / runs[name]
+            cache = Path(json.loads((run / "dataset.json").read_text())["cache"])
             found = [np.load(p)["groups"] for p in cache.glob("train-*.npz")]
             groups[split] = set(np.concatenate(found).tolist())
         else:

@@ -15,6 +15,8 @@ from html import escape
 
 import yaml
 
+from dltrain.evaluation.report.page import NAMES
+
 FILLED = "filled"
 TODO = "to be completed by the author"
 
@@ -130,7 +132,7 @@ def _settings(section: dict) -> str:
 
 def _measures(f: _Facts):
     m = f.metrics
-    names = ", ".join((m.get("test") or {}).keys())
+    names = ", ".join(NAMES.get(k, k) for k in (m.get("test") or {}))  # plain names
     return FILLED, (
         f"{names}; {round(float(m.get('confidence') or 0.95) * 100)}% percentile bootstrap "
         f"intervals ({m.get('bootstrap')} resamples"
@@ -195,7 +197,7 @@ def _calibration(f: _Facts):
         return TODO, f"dltrain reports no calibration for a {f.task} task"
     if not names:
         return TODO, "no calibration metric was recorded on test (a run of an earlier dltrain)"
-    shown = "; ".join(f"{k} {_ci(test[k])}" for k in names)
+    shown = "; ".join(f"{NAMES.get(k, k)} {_ci(test[k])}" for k in names)
     return FILLED, f"test {shown} (calibration-in-the-large, slope, ECE; the calibration plot)"
 
 

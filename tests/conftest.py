@@ -12,6 +12,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's `--dist loadgroup` (`pytest -n 2`), a module's tests stay on one
+    worker, so its module-scoped trained runs are built once; a module whose tests share
+    nothing expensive sets `SPREAD = True` and its tests go wherever a worker is free."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and not getattr(module, "SPREAD", False):
+            item.add_marker(pytest.mark.xdist_group(module.__name__))
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """A fresh working directory: runs/ and data/processed/ are created inside it."""
@@ -75,9 +86,28 @@ model:
 train:
   epochs: 2
   batch_size: 16
+  sanity: false  # the suite is tested where it is under test (SANITY_ON)
 evaluate:
   bootstrap: 50
 """
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """Runs `dltrain ARGS...` in-process; returns the click Result."""
+    from typer.testing import CliRunner
+
+    from dltrain.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+SANITY_ON = ["--set", "train.sanity=true"]  # for BASIC_CONFIG runs that test the suite
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import BASIC_CONFIG, make_table, write_config
+from tests.conftest import BASIC_CONFIG, SANITY_ON, make_table, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_check_reports_config_errors(tabular_experiment, cli):
 def test_train_records_the_suite_and_the_baseline_verdict(workdir, cli):
     make_table(n=120).to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
-    result = cli("train", config, "--set", "train.epochs=20")
+    result = cli("train", config, *SANITY_ON, "--set", "train.epochs=20")
     assert result.exit_code == 0, result.output
     assert "Sanity checks" in result.output
     checks = json.loads((workdir / "runs/demo-1/sanity.json").read_text())["checks"]
@@ -79,7 +79,7 @@ def test_train_records_the_suite_and_the_baseline_verdict(workdir, cli):
 def test_train_stops_before_fitting_on_a_failed_check(workdir, cli):
     make_table(n=60).to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
-    result = cli("train", config, "--set", "train.optimizer.learning_rate=1e-9")
+    result = cli("train", config, *SANITY_ON, "--set", "train.optimizer.learning_rate=1e-9")
     assert result.exit_code == 5
     run = workdir / "runs" / "demo-1"
     assert json.loads((run / "status.json").read_text())["status"] == "failed"
@@ -151,7 +151,7 @@ def test_a_second_check_reuses_the_cached_verdict(tabular_experiment, cli):
 def test_train_records_how_many_steps_each_check_used(workdir, cli):
     make_table(n=120).to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
-    assert cli("train", config).exit_code == 0
+    assert cli("train", config, *SANITY_ON).exit_code == 0
     checks = {
         c["name"]: c
         for c in json.loads((workdir / "runs/demo-1/sanity.json").read_text())["checks"]
@@ -162,7 +162,9 @@ def test_train_records_how_many_steps_each_check_used(workdir, cli):
         )
         assert "budget" in checks[name]["detail"]
     assert checks["initial_loss"]["steps"] is None and not checks["initial_loss"]["cached"]
-    rerun = cli("train", config)  # same model, data, seed and settings: the verdicts are reused
+    rerun = cli(
+        "train", config, *SANITY_ON
+    )  # same model, data, seed and settings: the verdicts are reused
     assert rerun.exit_code == 0
     second = json.loads((workdir / "runs/demo-2/sanity.json").read_text())["checks"]
     assert all(
@@ -179,7 +181,7 @@ def test_training_is_the_same_with_and_without_the_suite(workdir, cli, monkeypat
     monkeypatch.setattr(Session, "model", lambda self, *a: built.append(1) or original(self, *a))
     make_table(n=120).to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
-    settings = ["--set", "train.epochs=3", "--set", "model.dropout=0.3"]
+    settings = [*SANITY_ON, "--set", "train.epochs=3", "--set", "model.dropout=0.3"]
     assert cli("train", config, *settings).exit_code == 0
     assert len(built) == 1  # one model for the suite and training
     assert cli("train", config, *settings, "--set", "train.sanity=false").exit_code == 0

@@ -2,8 +2,9 @@
 
 For each bundled example config (all five data kinds, augmentation on) and each task
 (binary, multiclass, multilabel, regression, reconstruction), one tiny run is trained
-here and stopped after its first epoch. Then, each in its own new `python -m dltrain`
-process that never imported the training code: `resume` completes it, `evaluate` must
+by the case's own test and stopped after its first epoch. Then, each in its own new
+`python -m dltrain` process that never imported the training code: `resume` completes it,
+`evaluate` must
 reproduce its metrics.json, `predict` writes predictions for new input, `export` writes
 every format the model supports, `report` rebuilds the report and `compare` compares it.
 A process that trained a model has every custom Keras object registered; a new one has
@@ -27,6 +28,7 @@ from tests.conftest import REPO, make_table, write_config
 from tests.integration.test_kinds import make_signals
 
 pytestmark = pytest.mark.slow
+SPREAD = True  # each case trains its own run: pytest-xdist may spread them (tests/conftest.py)
 
 QUICK = [
     "--set",
@@ -73,13 +75,8 @@ FORMATS = ["keras", "savedmodel", "onnx", "tflite"]
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    """The bundled data, the configs of the two tasks no bundled example has, and one
-    stopped run per case (trained in this process)."""
-    from typer.testing import CliRunner
-
-    from dltrain.cli import app
-    from dltrain.training import checkpoint
-
+    """The bundled data and the configs of the two tasks no bundled example has; each case's
+    run is trained by its own test (`_stopped_run`), so the cases spread over workers."""
     root = tmp_path_factory.mktemp("fresh")
     shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns("processed"))
     shutil.copytree(REPO / "configs", root / "configs")
@@ -107,6 +104,17 @@ def root(tmp_path_factory):
         """,
         "multilabel.yaml",
     )
+    return root
+
+
+def _stopped_run(root: Path, case: str) -> Path:
+    """Trains `case` in this process and stops it after its first epoch (as Ctrl-C after the
+    first checkpoint): the run that the new processes then resume and use."""
+    from typer.testing import CliRunner
+
+    from dltrain.cli import app
+    from dltrain.training import checkpoint
+
     mp = pytest.MonkeyPatch()
     mp.chdir(root)
     mp.setenv("DLTRAIN_RUNS", str(root / "runs"))
@@ -114,19 +122,17 @@ def root(tmp_path_factory):
     real_save = checkpoint.save
 
     def stop_after_first_epoch(run_dir, model, meta):
-        path = real_save(run_dir, model, meta)
-        raise KeyboardInterrupt  # as Ctrl-C after the first checkpoint
-        return path
+        real_save(run_dir, model, meta)
+        raise KeyboardInterrupt
 
-    runner = CliRunner()
     try:
         mp.setattr(checkpoint, "save", stop_after_first_epoch)
-        for case, (config, _, _) in CASES.items():
-            result = runner.invoke(app, ["train", config, *QUICK, "--name", case])
-            assert result.exit_code == 130, f"{case}: {result.output}"
+        config = CASES[case][0]
+        result = CliRunner().invoke(app, ["train", config, *QUICK, "--name", case])
+        assert result.exit_code == 130, f"{case}: {result.output}"
     finally:
         mp.undo()
-    return root
+    return root / "runs" / f"{case}-1"
 
 
 def _dltrain(root: Path, *args, code: int = 0) -> str:
@@ -152,8 +158,8 @@ def _dltrain(root: Path, *args, code: int = 0) -> str:
 @pytest.mark.parametrize("case", list(CASES))
 def test_every_verb_in_a_new_process(root, case, tmp_path):
     _, inputs, formats = CASES[case]
-    run_id = f"{case}-1"
-    run = root / "runs" / run_id
+    run = _stopped_run(root, case)
+    run_id = run.name
     assert json.loads((run / "status.json").read_text())["status"] == "interrupted"
 
     _dltrain(root, "resume", run_id)

@@ -28,6 +28,8 @@ pytestmark = pytest.mark.slow
 
 SETTINGS = [
     "--set",
+    "train.sanity=true",  # stopped in the suite, too
+    "--set",
     "train.epochs=4",
     "--set",
     "train.batch_size=16",

@@ -89,7 +89,7 @@ def test_bad_space_path_names_the_line(tmp_path, line, message):
 def test_bad_distribution(tmp_path, distribution, message):
     with pytest.raises(ConfigError) as info:
         _config(tmp_path, f"tune:\n  space:\n    model.dropout: {distribution}\n")
-    assert "exp.yaml:18" in str(info.value) and message in str(info.value)
+    assert "exp.yaml:19" in str(info.value) and message in str(info.value)
 
 
 def test_empty_space(tmp_path):

@@ -1,12 +1,23 @@
-"""Every bad input: one clear message (what, where, how to fix), its exit code, nothing written."""
+"""Every bad input: one clear message (what, where, how to fix), its exit code, nothing written.
+
+Unit tests: each is refused before TensorFlow is imported (the CLI in-process)."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 
 from tests.conftest import BASIC_CONFIG, make_table, write_config
 
-pytestmark = pytest.mark.slow
+
+@pytest.fixture(autouse=True)
+def _refused_before_tensorflow():
+    """Checked where nothing imported TensorFlow before (this module alone, or first on an
+    xdist worker): no bad input here gets as far as the framework."""
+    before = "tensorflow" in sys.modules
+    yield
+    assert before or "tensorflow" not in sys.modules, "a bad-input test imported TensorFlow"
 
 
 def _nothing_written(workdir):
@@ -53,18 +64,6 @@ def test_missing_data_file(workdir, cli):
     _nothing_written(workdir)
 
 
-def test_unknown_target_column(workdir, cli):
-    make_table().rename(columns={"outcome": "Outcome"}).to_csv(workdir / "table.csv", index=False)
-    config = write_config(workdir, BASIC_CONFIG)
-    _check(
-        cli("train", config),
-        2,
-        "exp.yaml:6: data.target: column 'outcome' is not in the data",
-        "Did you mean 'Outcome'?",
-    )
-    _nothing_written(workdir)
-
-
 def test_unknown_group_column(workdir, cli):
     make_table().to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
@@ -82,7 +81,7 @@ def test_non_numeric_value_names_row_and_column(workdir, cli):
     table.to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
     _check(
-        cli("train", config),
+        cli("preprocess", config),
         3,
         "table.csv:8: column 'age': value '61,5' is not a number",
         "data.categorical",
@@ -102,7 +101,7 @@ def test_class_with_too_few_rows(workdir, cli):
 def test_empty_csv(workdir, cli):
     (workdir / "table.csv").write_text("")
     config = write_config(workdir, BASIC_CONFIG)
-    _check(cli("train", config), 3, "table.csv: the file is empty")
+    _check(cli("preprocess", config), 3, "table.csv: the file is empty")
     _nothing_written(workdir)
 
 

@@ -9,8 +9,6 @@ import pytest
 
 from tests.conftest import BASIC_CONFIG, SANITY_ON, make_table, write_config
 
-pytestmark = pytest.mark.slow
-
 
 def test_check_prints_data_model_and_verdicts(tabular_experiment, cli):
     result = cli("check", tabular_experiment)
@@ -50,6 +48,7 @@ def test_check_reports_config_errors(tabular_experiment, cli):
     assert "'r2' do not apply to a binary task" in result.output
 
 
+@pytest.mark.slow
 def test_train_records_the_suite_and_the_baseline_verdict(workdir, cli):
     make_table(n=120).to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
@@ -148,6 +147,7 @@ def test_a_second_check_reuses_the_cached_verdict(tabular_experiment, cli):
     assert other_data.exit_code == 0 and "Cached" not in other_data.output
 
 
+@pytest.mark.slow
 def test_train_records_how_many_steps_each_check_used(workdir, cli):
     make_table(n=120).to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
@@ -172,6 +172,7 @@ def test_train_records_how_many_steps_each_check_used(workdir, cli):
     )
 
 
+@pytest.mark.slow
 def test_training_is_the_same_with_and_without_the_suite(workdir, cli, monkeypatch):
     # the suite runs on the run's own model (traced once) and restores it before training
     from dltrain.training.session import Session

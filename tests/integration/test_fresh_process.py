@@ -30,11 +30,9 @@ from tests.integration.test_kinds import make_signals
 pytestmark = pytest.mark.slow
 SPREAD = True  # each case trains its own run: pytest-xdist may spread them (tests/conftest.py)
 
-QUICK = [
+QUICK = [  # the sanity suite stays on: the bundled examples must pass it as shipped
     "--set",
     "train.epochs=2",
-    "--set",
-    "train.sanity=false",
     "--set",
     "train.early_stopping=null",
     "--set",

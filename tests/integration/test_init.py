@@ -7,8 +7,6 @@ import pytest
 from dltrain.config import load_config
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
-
 QUICK = ["--set", "train.epochs=1", "--set", "train.sanity=false", "--set", "evaluate.bootstrap=10"]
 BUNDLED = {
     "breast_cancer.csv": ("tabular", "diagnosis", "mlp"),
@@ -20,6 +18,7 @@ BUNDLED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", list(BUNDLED))
 def test_init_writes_a_config_that_trains(workdir, cli, data):
     kind, target, architecture = BUNDLED[data]

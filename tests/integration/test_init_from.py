@@ -13,8 +13,6 @@ from tests.conftest import BASIC_CONFIG, make_table, write_config
 from tests.integration.test_kinds import make_signals
 from tests.integration.test_pretrained import resume_from_first_epoch
 
-pytestmark = pytest.mark.slow
-
 QUIET = ["--set", "train.sanity=false", "--set", "evaluate.bootstrap=20"]
 
 
@@ -24,6 +22,7 @@ def _weights(run):
     return keras.saving.load_model(run / "model.keras", safe_mode=True).get_weights()
 
 
+@pytest.mark.slow
 def test_init_from_a_tabular_run(workdir, cli):
     make_table(n=90).to_csv(workdir / "table.csv", index=False)
     make_table(n=90, task="multiclass").to_csv(workdir / "three.csv", index=False)
@@ -65,6 +64,7 @@ def test_init_from_a_tabular_run(workdir, cli):
     assert bad.exit_code == 2 and "init_from" in bad.output
 
 
+@pytest.mark.slow
 def test_encoder_of_an_autoencoder_frozen_then_fine_tuned_and_resumed(workdir, cli):
     make_signals(workdir, n=40, length=24)
     config = write_config(

@@ -18,8 +18,6 @@ from PIL import Image
 
 from tests.conftest import write_config
 
-pytestmark = pytest.mark.slow
-
 FAST = ["--set", "train.epochs=2", "--set", "evaluate.bootstrap=30"]
 
 
@@ -74,6 +72,7 @@ def _metrics(workdir, name):
     return json.loads((_run(workdir, name) / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_images_train_evaluate_predict(workdir, cli):
     make_images(workdir / "imgs")
     config = write_config(
@@ -145,6 +144,7 @@ def test_augmentation_is_seeded_in_the_model_and_inert_at_inference(workdir, cli
     assert not np.allclose(model(x, training=True), model(x, training=False))
 
 
+@pytest.mark.slow
 def test_signals_grouped_with_external_evaluation(workdir, cli):
     make_signals(workdir)
     config = write_config(
@@ -183,6 +183,7 @@ def test_signals_grouped_with_external_evaluation(workdir, cli):
     assert wrong.exit_code == 3 and "channel" in wrong.output
 
 
+@pytest.mark.slow
 def test_multilabel_signals(workdir, cli):
     make_signals(workdir)
     config = write_config(
@@ -233,6 +234,7 @@ def test_unsupervised_autoencoder_scores_anomalies(workdir, cli):
     assert no_target.exit_code == 2 and "only architecture 'autoencoder'" in no_target.output
 
 
+@pytest.mark.slow
 def test_text_and_volumes(workdir, cli):
     rng = np.random.default_rng(0)
     make_notes(workdir / "notes.csv", per_class=20, words=4)
@@ -278,6 +280,7 @@ def test_text_and_volumes(workdir, cli):
     assert result.exit_code == 0 and len(pd.read_csv(workdir / "v.csv")) == 30
 
 
+@pytest.mark.slow
 def test_resume_is_exact_across_shards(workdir, cli):
     make_images(workdir / "imgs", per_class=30)
     config = write_config(

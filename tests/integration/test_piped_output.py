@@ -14,8 +14,6 @@ import pytest
 
 from tests.conftest import REPO, write_config
 
-pytestmark = pytest.mark.slow
-
 # Text and an embedding: TensorFlow's C++ log says "oneDNN supports DT_BOOL only on
 # platforms with AVX-512" on such runs (an E0000 line) unless it is silenced.
 NOTES = """
@@ -60,6 +58,7 @@ def _start(workdir, *args):
     )
 
 
+@pytest.mark.slow
 def test_a_piped_run_writes_whole_plain_lines_as_it_goes(workdir):
     process = _start(workdir, "train", _notes(workdir))
     first = process.stdout.readline()
@@ -90,6 +89,7 @@ def test_a_piped_run_writes_whole_plain_lines_as_it_goes(workdir):
     assert not TF_LOG.search(err), err  # TensorFlow's C++ chatter is silenced
 
 
+@pytest.mark.slow
 def test_verbose_leaves_tensorflow_logging_alone():
     code = (
         "import os; from dltrain import backend; backend.load(verbose={v}); "

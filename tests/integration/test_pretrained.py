@@ -21,8 +21,6 @@ from dltrain.models import InputSpec, OutputSpec, build_model
 from tests.conftest import write_config
 from tests.integration.test_kinds import make_images
 
-pytestmark = pytest.mark.slow
-
 GRAY = InputSpec((12, 12, 1), "images")
 BINARY = OutputSpec("binary", 1, (0.0,))
 
@@ -143,6 +141,7 @@ def _checkpoint(run, epoch: int) -> list[np.ndarray]:
         return [f[k] for k in sorted(f.files) if k.startswith("v")]
 
 
+@pytest.mark.slow
 def test_two_stage_fine_tuning_freezes_then_unfreezes(workdir, cli):
     import keras
 

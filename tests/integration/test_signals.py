@@ -13,9 +13,8 @@ import pytest
 
 from tests.conftest import BASIC_CONFIG, make_table, write_config
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_marks_run_interrupted(workdir, sig, code):
     make_table(n=200).to_csv(workdir / "table.csv", index=False)

@@ -95,6 +95,7 @@ evaluate: {bootstrap: 20}
 """
 
 
+@pytest.mark.slow
 def test_xla_under_determinism_resumes_bit_exactly(workdir, cli):
     # Keras refuses XLA while op determinism is on; dltrain compiles with XLA anyway on a
     # CPU (asked for, or auto for long lstm/gru runs): right only if a resume is bit-exact.

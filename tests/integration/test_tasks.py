@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import BASIC_CONFIG, REPO, make_table, write_config
-
-pytestmark = pytest.mark.slow
+from tests.integration.test_fresh_process import CASES as FRESH_CASES
 
 
 def _metrics(workdir, run_id):
@@ -32,6 +32,7 @@ def test_multiclass(workdir, cli):
     assert "ece" in m["test"] and "calibration_slope" not in m["test"]  # binary only
 
 
+@pytest.mark.slow
 def test_regression_in_target_units(workdir, cli):
     make_table(n=120, task="regression").to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
@@ -108,6 +109,7 @@ def test_column_split_missing_values_and_parquet(workdir, cli):
     assert rows["test"] == list(range(0, 100, 5))
 
 
+@pytest.mark.slow
 def test_same_seed_same_result(workdir, cli):
     make_table(n=80).to_csv(workdir / "table.csv", index=False)
     config = write_config(workdir, BASIC_CONFIG)
@@ -166,7 +168,15 @@ def test_divergence_exits_5_and_keeps_the_last_finite_checkpoint(workdir, cli, p
     assert again.exit_code == 5 and "resuming would repeat it" in again.output
 
 
-@pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+# the others are trained (sanity suite on) and used from new processes in test_fresh_process
+IN_THE_MATRIX = {Path(c).name for c, _, _ in FRESH_CASES.values()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "config",
+    sorted(p.name for p in (REPO / "configs").glob("*.yaml") if p.name not in IN_THE_MATRIX),
+)
 def test_bundled_example_configs_run(workdir, cli, config):
     shutil.copytree(REPO / "data", workdir / "data", ignore=shutil.ignore_patterns("processed"))
     result = cli(

@@ -16,8 +16,6 @@ import yaml
 
 from tests.conftest import make_table, write_config
 
-pytestmark = pytest.mark.slow
-
 CONFIG = """
 name: demo
 seed: 3
@@ -68,6 +66,7 @@ def _link(run_dir: Path) -> dict:
     return json.loads((run_dir / "study.json").read_text())
 
 
+@pytest.mark.slow
 def test_study_trials_best_yaml_final_run_and_resume(experiment, workdir, cli):
     result = _ok(cli("tune", experiment))
     study = _study(workdir)

@@ -18,8 +18,6 @@ from dltrain.training import loop, session
 from dltrain.training.refit import Refit
 from tests.conftest import BASIC_CONFIG, make_table, write_config
 
-pytestmark = pytest.mark.slow
-
 CONFIG = """
 name: demo
 seed: 3
@@ -40,6 +38,7 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_final_run_trains_on_train_and_val_for_the_chosen_epochs(workdir, cli):
     import optuna
 

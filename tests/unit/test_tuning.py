@@ -72,7 +72,9 @@ def test_bad_space_path_names_the_line(tmp_path, line, message):
     with pytest.raises(ConfigError) as info:
         tuning.check_space(cfg)
     assert message in info.value.message
-    assert info.value.where.endswith("exp.yaml:25")
+    lines = (tmp_path / "exp.yaml").read_text().splitlines()
+    number = [i for i, text in enumerate(lines, 1) if text.strip() == line.strip()][-1]
+    assert info.value.where.endswith(f"exp.yaml:{number}")
     if "dropot" in line:
         assert info.value.message.endswith("Did you mean 'model.dropout'?")
 

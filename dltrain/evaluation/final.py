@@ -81,17 +81,7 @@ def test_once(run_dir: Path, session, model=None) -> dict:
     if config.data.kind == "images":
         augmented_batch(run_dir, model, data, classes)
     for name, part in (("val", val), ("test", test)):
-        write_predictions(
-            runs.run_subdir(run_dir, "predictions") / f"{name}.csv",
-            part.ids,
-            part.rows,
-            part.y,
-            part.scores,
-            task.name,
-            classes,
-            threshold,
-            groups=part.groups,
-        )
+        _write_split(run_dir, name, part, task.name, classes, threshold)
     return results
 
 
@@ -301,15 +291,20 @@ def external_once(run_dir: Path, session, results: dict) -> dict:
         },
     }
     runs.write_json(run_dir / "metrics.json", results)
+    _write_split(run_dir, SPLIT, part, task.name, classes, threshold)
+    return results
+
+
+def _write_split(run_dir: Path, name: str, part, task: str, classes, threshold) -> None:
+    """predictions/<name>.csv: each sample's id, row, truth, scores and decision."""
     write_predictions(
-        runs.run_subdir(run_dir, "predictions") / f"{SPLIT}.csv",
+        runs.run_subdir(run_dir, "predictions") / f"{name}.csv",
         part.ids,
         part.rows,
         part.y,
         part.scores,
-        task.name,
+        task,
         classes,
         threshold,
         groups=part.groups,
     )
-    return results

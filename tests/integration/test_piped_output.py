@@ -87,6 +87,7 @@ def test_a_piped_run_writes_whole_plain_lines_as_it_goes(workdir):
     assert "Leakage audit:" in text  # train shows the data summary and the audit
     assert not any(line.rstrip().endswith("…") for line in lines)
     assert not TF_LOG.search(err), err  # TensorFlow's C++ chatter is silenced
+    assert "Warning" not in err, err  # nor Python warnings of the libraries underneath
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ EPS = 1e-6
 ECE_BINS = 10
 STEPS = 100
 TOLERANCE = 1e-12
+SLOPE_TOLERANCE = 1e-9  # a row stops here: metrics.json keeps 6 decimals
 MAX_STEP = 5.0
 
 
@@ -45,39 +46,73 @@ def intercepts(y: np.ndarray, lp: np.ndarray, weights: np.ndarray) -> np.ndarray
     an offset, by Newton's method (the log-likelihood is concave in one parameter)."""
     y = y.astype("float64")
     a = np.zeros(len(weights))
-    for _ in range(STEPS):
-        mu = _sigmoid(a[:, None] + lp[None, :])
-        gradient = (weights * (y - mu)).sum(axis=1)
-        curvature = (weights * mu * (1 - mu)).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            step = np.clip(gradient / curvature, -MAX_STEP, MAX_STEP)
-        a = a + np.nan_to_num(step)
-        if np.all(np.abs(np.nan_to_num(step)) < TOLERANCE):
-            break
     positives = (weights * y).sum(axis=1)
     negatives = (weights * (1 - y)).sum(axis=1)
-    return np.where((positives > 0) & (negatives > 0), a, np.nan)
+    both = (positives > 0) & (negatives > 0)  # otherwise no maximum: not iterated
+    active = np.flatnonzero(both)  # rows leave as they converge
+    for _ in range(STEPS):
+        if not len(active):
+            break
+        w = weights[active]
+        mu = _sigmoid(a[active, None] + lp[None, :])
+        wm = w * mu
+        gradient = w @ y - wm.sum(axis=1)
+        curvature = (wm - wm * mu).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = np.nan_to_num(np.clip(gradient / curvature, -MAX_STEP, MAX_STEP))
+        a[active] += step
+        active = active[np.abs(step) >= TOLERANCE]
+    return np.where(both, a, np.nan)
 
 
 def slopes(y: np.ndarray, lp: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The calibration slope of each row of `weights` (B, n): the ML logistic regression of y
-    on lp (intercept and slope) by Newton's method, NaN where the maximum does not exist."""
+    on lp (intercept and slope) by Newton's method, NaN where the maximum does not exist.
+
+    Only the rows where the maximum exists are iterated (`_estimable`: a constant or
+    separating predictor has none, and its steps never shrink); each starts from the fit
+    with equal weights (a resample's maximum lies near it) and stops once its own step is
+    below the tolerance.
+    """
     y = y.astype("float64")
-    a, b = np.zeros(len(weights)), np.ones(len(weights))
+    out = np.full(len(weights), np.nan)
+    estimable = _estimable(y, lp, weights)  # the others (no maximum) are not iterated
+    if not estimable.any():
+        return out
+    start = _newton_slope(y, lp, np.ones((1, len(y))), np.zeros(1), np.ones(1))
+    a0 = start[0][0] if np.isfinite(start[0][0]) and abs(start[0][0]) < 1e6 else 0.0
+    b0 = start[1][0] if np.isfinite(start[1][0]) and abs(start[1][0]) < 1e6 else 1.0
+    rows = weights[estimable]
+    _, b = _newton_slope(y, lp, rows, np.full(len(rows), a0), np.full(len(rows), b0))
+    out[estimable] = b
+    return out
+
+
+def _newton_slope(y, lp, weights, a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Newton's method for (intercept, slope) of each row of `weights`, from (a, b); rows
+    leave the iteration as they converge."""
+    a, b = a.astype("float64").copy(), b.astype("float64").copy()
+    active = np.arange(len(weights))
+    lp2, ylp = lp * lp, y * lp
     for _ in range(STEPS):
-        mu = _sigmoid(a[:, None] + b[:, None] * lp[None, :])
-        r, v = weights * (y - mu), weights * mu * (1 - mu)
-        g0, g1 = r.sum(axis=1), (r * lp).sum(axis=1)
-        h00, h01, h11 = v.sum(axis=1), (v * lp).sum(axis=1), (v * lp * lp).sum(axis=1)
+        w = weights[active]
+        mu = _sigmoid(a[active, None] + b[active, None] * lp[None, :])
+        wm = w * mu  # the sums below are matrix products (BLAS), not passes over (B, n)
+        v = wm - wm * mu
+        g0, g1 = w @ y - wm.sum(axis=1), w @ ylp - wm @ lp
+        h00, h01, h11 = v.sum(axis=1), v @ lp, v @ lp2
         det = h00 * h11 - h01 * h01
         with np.errstate(invalid="ignore", divide="ignore"):
             da = np.nan_to_num((h11 * g0 - h01 * g1) / det)
             db = np.nan_to_num((h00 * g1 - h01 * g0) / det)
-        scale = np.maximum(1.0, np.maximum(np.abs(da), np.abs(db)) / MAX_STEP)
-        a, b = a + da / scale, b + db / scale
-        if np.all(np.maximum(np.abs(da), np.abs(db)) < TOLERANCE):
+        size = np.maximum(np.abs(da), np.abs(db))
+        scale = np.maximum(1.0, size / MAX_STEP)
+        a[active] += da / scale
+        b[active] += db / scale
+        active = active[size >= SLOPE_TOLERANCE]
+        if not len(active):
             break
-    return np.where(_estimable(y, lp, weights), b, np.nan)
+    return a, b
 
 
 def _estimable(y: np.ndarray, lp: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ def build(config, kind, samples, sha: str, folder: Path, fold=None) -> dict:
         samples.table, cfg.target, cfg.task, cfg.positive_class, config, samples.where
     )
     groups = kind.group_values(config, samples)
-    parts, target, rare = _split(config, samples, target, groups, fold)
+    parts, target, rare = _split(config, samples, target, _split_groups(config, kind, groups), fold)
     transform = kind.fit(config, samples, parts["train"], target)
     shards = _Shards(
         kind, samples, transform, target, kind.targets(transform, samples, target), groups, folder
@@ -134,6 +134,18 @@ def _audit(config, kind, samples, target, groups, parts, hashes, split_info) -> 
         test_sha256=split_info["test"]["sha256"],
         allow_duplicates=config.data.allow_duplicates,
     )
+
+
+def _split_groups(config, kind, groups):
+    """The groups the split sees. Pseudonyms from a header field (DICOM PatientID, EDF
+    patient…) depend on the user's pseudonym key; split on them and two users with the same
+    data, config and seed would get different test sets. Their order of first appearance
+    (in the sorted file listing) does not depend on the key, so the split uses that."""
+    if groups is None or not kind.header_group(config) or not config.data.pseudonymise:
+        return groups
+    import pandas as pd
+
+    return pd.factorize(np.asarray(groups))[0]
 
 
 def _split(config, samples, target: targets.Targets, groups, fold):

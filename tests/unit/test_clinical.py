@@ -271,4 +271,37 @@ def test_preprocess_of_a_bad_dicom_exits_3_and_writes_nothing(tmp_path, monkeypa
     result = CliRunner().invoke(app, ["preprocess", "exp.yaml"])
     assert result.exit_code == 3, result.output
     assert "junk.dcm" in result.output and "Traceback" not in result.output
-    assert not list((tmp_path / "cache").glob("t-*"))
+    cache = tmp_path / "cache"
+    assert not cache.exists() or not [p for p in cache.iterdir() if not p.name.startswith(".")]
+
+
+def test_a_split_by_pseudonymised_patients_does_not_depend_on_the_key(tmp_path, monkeypatch):
+    # the pseudonyms differ with the key; the split must not (the same data, config and
+    # seed give every user the same test patients)
+    from typer.testing import CliRunner
+
+    from dltrain.cli import app
+
+    labels(tmp_path, dicom_images(tmp_path / "dcm", 40))
+    config(
+        tmp_path,
+        "{kind: images, path: dcm, labels: labels.csv, group: PatientID, size: [16, 16],"
+        " split: {method: group, val: 0.25, test: 0.25}}",
+    )
+    splits = []
+    for name in ("one", "two"):
+        monkeypatch.setenv("DLTRAIN_PSEUDONYM_KEY", str(tmp_path / f"{name}.key"))
+        monkeypatch.setenv("DLTRAIN_CACHE", str(tmp_path / f"cache-{name}"))
+        result = CliRunner().invoke(app, ["preprocess", "exp.yaml"])
+        assert result.exit_code == 0, result.output
+        (folder,) = (tmp_path / f"cache-{name}").glob("images-*")
+        found = {}
+        for split in ("train", "val", "test"):
+            shards = sorted(folder.glob(f"{split}-*.npz"))
+            found[split] = sorted(i for p in shards for i in np.load(p)["ids"].tolist())
+            groups = {g for p in shards for g in np.load(p)["groups"].tolist()}
+            found[split + " groups"] = groups
+        splits.append(found)
+    one, two = splits
+    assert all(one[s] == two[s] for s in ("train", "val", "test"))
+    assert not one["test groups"] & two["test groups"]  # the pseudonyms themselves differ

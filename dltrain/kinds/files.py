@@ -312,3 +312,23 @@ def _as_batch(array, file: Path, shape: tuple[int, ...], what: str):
         if too_large is not None:
             raise DataError(too_large, where=str(file))
     return array[None, ..., None] if array.ndim == ndim - 1 else array[None]
+
+
+def refuse_nonfinite(array, located, items: str) -> None:
+    """Refuses the located rows of an array file whose items hold a value that is not a
+    finite number, each named where its sample's label is (`located`: `labels.Located`).
+
+    Args:
+        items: what the array holds, for the message ("series", "volume(s)").
+
+    Raises:
+        DataError: items hold NaN or infinite values (listed).
+    """
+    sample_of_row = np.empty(len(array), dtype="int64")
+    sample_of_row[located.rows] = np.arange(len(located.rows))
+    bad = nonfinite(array, lambda r: located.where(sample_of_row[r]), per_item=True)
+    if bad:
+        raise DataError(
+            f"{len(bad)} {items} hold values that are not finite numbers; fix or remove them:",
+            details=listed(bad),
+        )

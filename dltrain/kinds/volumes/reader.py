@@ -126,14 +126,7 @@ def _from_array(config, source: Path, labels_file: Path | None):
     if problem is not None:
         raise DataError(f"the volumes array {problem}", where=str(source))
     located = labels.locate_rows(config, source, len(array), labels_file).build(config)
-    sample_of_row = np.empty(len(array), dtype="int64")
-    sample_of_row[located.rows] = np.arange(len(located.rows))
-    bad = files.nonfinite(array, lambda r: located.where(sample_of_row[r]), per_item=True)
-    if bad:
-        raise DataError(
-            f"{len(bad)} volume(s) hold values that are not finite numbers; fix or remove them:",
-            details=files.listed(bad),
-        )
+    files.refuse_nonfinite(array, located, "volume(s)")
     rows = located.rows
 
     def get(i: int) -> np.ndarray:

@@ -273,7 +273,9 @@ def external_once(run_dir: Path, session, results: dict) -> dict:
     if not entry or not session.data.shards(SPLIT):
         return results
     task, config = session.task, session.config
-    model = getattr(session, "kept", None) or load_model(run_dir / "model.keras")
+    model = getattr(session, "kept", None)
+    if model is None:  # the kept model is in memory after training; else model.keras
+        model = load_model(run_dir / "model.keras")
     part = split_scores(model, session, SPLIT)
     part = replace(part, scores=calibration.apply(results.get("recalibration"), part.scores))
     classes = results["classes"]

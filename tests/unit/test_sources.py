@@ -637,6 +637,18 @@ def test_text_unsupervised_folder_takes_every_file(tmp_path):
 # volumes
 
 
+def test_volumes_with_nan_are_listed_where_their_labels_are(tmp_path):
+    x = np.zeros((3, 2, 4, 4))
+    x[2, 1, 0, 0] = np.nan
+    np.save(tmp_path / "v.npy", x)
+    labels(tmp_path, {"id": [0, 1, 2], "label": [0, 1, 0]})
+    error = data_error(tmp_path, "kind: volumes\npath: v.npy\nlabels: labels.csv")
+    assert error.message.startswith("1 volume(s) hold values that are not finite numbers")
+    assert error.details == [
+        f"{tmp_path / 'v.npy'}[2] ({tmp_path / 'labels.csv'}:4): 1 NaN value(s)"
+    ]
+
+
 def test_volumes_npy_with_labels(tmp_path):
     x = np.arange(3 * 2 * 3 * 4, dtype="int16").reshape(3, 2, 3, 4)
     np.save(tmp_path / "ct.npy", x)

@@ -129,11 +129,19 @@ def test_kill_at_epoch_boundary_and_a_second_process(reference, experiment, work
 def test_kill_mid_epoch_and_during_a_checkpoint_write(reference, experiment, workdir, cli):
     proc = _start(workdir, experiment, "--set", "train.checkpoint_every=5")
     run = workdir / "runs" / "demo-1"
-    _wait_for(
-        proc,
-        lambda: any(c["step"] > 0 and c["epoch"] >= 1 for c in _checkpoints(run)),
-        "a mid-epoch checkpoint",
-    )
+
+    def newest_mid_epoch() -> bool:
+        entries = _checkpoints(run)
+        return bool(entries) and entries[-1]["step"] > 0 and entries[-1]["epoch"] >= 1
+
+    # frozen (SIGSTOP) while its newest checkpoint is mid-epoch, then killed: training
+    # could otherwise write an epoch-end checkpoint between the look and the kill
+    while True:
+        _wait_for(proc, newest_mid_epoch, "a mid-epoch checkpoint")
+        proc.send_signal(signal.SIGSTOP)
+        if newest_mid_epoch():
+            break
+        proc.send_signal(signal.SIGCONT)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     folder = run / "checkpoints"
